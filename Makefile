@@ -1,0 +1,51 @@
+# Classroom Hub. `make run` serves the bundled models; `make test` installs what tests need and runs them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 0.0.0.0
+PORT ?= 8080
+
+.PHONY: help install install-dev system-deps run test bench models clean
+
+help:
+	@echo "make run      create $(VENV), install the hub, serve the bundled models on port $(PORT)"
+	@echo "make test     install the hub, test tools and TensorFlow into $(VENV), run pytest"
+	@echo "make install  create $(VENV) and install the hub only (what a Pi needs)"
+	@echo "make bench    run the serving benchmark (bench/serve.py)"
+	@echo "make models   rebuild models/digits with classroom-quantize (needs the quantize extra)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+
+# Stamps: reinstall only when the package metadata changes.
+$(VENV)/.hub-installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.hub-installed setup.cfg
+	$(BIN)/pip install --quiet -e '.[dev,quantize]'
+	touch $@
+
+install: $(VENV)/.hub-installed
+
+install-dev: system-deps $(VENV)/.dev-installed
+
+system-deps:
+	@sh scripts/system-deps.sh
+
+run: install
+	$(BIN)/classroom-hub serve --host $(HOST) --port $(PORT) --models models
+
+test: install-dev
+	$(BIN)/python -m pytest
+
+bench: install-dev
+	$(BIN)/python bench/serve.py
+
+models: install-dev
+	$(BIN)/classroom-quantize build digits --out models
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache test-artifacts
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Pure functions between the outside world and tensors: images in, classes out."""

@@ -1,0 +1,100 @@
+"""classroom-hub: serve the models, list them. Turns HubErrors into messages and exit codes."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import Config, load_config
+from .errors import HubError
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    overrides: dict = {}
+    if getattr(args, "host", None):
+        overrides.setdefault("server", {})["host"] = args.host
+    if getattr(args, "port", None):
+        overrides.setdefault("server", {})["port"] = args.port
+    models = getattr(args, "models", None) or getattr(args, "dir", None)
+    if models:
+        overrides.setdefault("models", {})["dir"] = str(models)
+    return load_config(args.config, overrides=overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import check_port, serve
+
+    config = _config(args)
+    setup_logging(config.logging.level)
+    check_port(config)
+    return serve(config)
+
+
+def _human_size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    return f"{n / 1024:.0f} KB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MB"
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .service import Hub
+
+    config = _config(args)
+    setup_logging("WARNING")
+    the_hub = Hub(config)
+    try:
+        the_hub.start(watch=False)
+        rows = [("NAME", "STATUS", "BACKEND", "SIZE", "ACCURACY", "NOTE")]
+        for entry in the_hub.registry.entries():
+            info = entry.to_json()
+            accuracy = info.get("accuracy")
+            rows.append((entry.name, entry.status, info.get("backend") or "-", _human_size(info.get("variants", {})
+                         .get("cpu", info.get("variants", {}).get("edgetpu", {})).get("size")),
+                         f"{accuracy * 100:.1f}%" if accuracy is not None else "-",
+                         entry.reason or info.get("edgetpu_reason") or ""))
+    finally:
+        the_hub.close()
+    if len(rows) == 1:
+        print(f"no models in {config.models_dir}")
+        return 1
+    widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + row[5])
+    return 0 if all(e.status == "ready" for e in the_hub.registry.entries()) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="classroom-hub", description="Offline AI hub for classrooms.")
+    parser.add_argument("--version", action="version", version=f"classroom-hub {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve every model in the models folder")
+    serve.add_argument("--host", help="address to listen on (default 0.0.0.0: the whole room)")
+    serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.add_argument("--models", type=Path, help="models folder (default ./models)")
+    serve.add_argument("--config", type=Path, help="TOML config file")
+    serve.set_defaults(func=cmd_serve)
+    models = sub.add_parser("models", help="check and list the models in a folder")
+    models.add_argument("dir", nargs="?", type=Path, help="models folder (default ./models)")
+    models.add_argument("--config", type=Path, help="TOML config file")
+    models.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except HubError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

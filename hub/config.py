@@ -1,0 +1,251 @@
+"""Configuration: defaults, then a TOML file, then CLASSROOM_HUB_* environment variables.
+
+Validated once at start-up. Every error names the key and says how to fix it, because the person
+reading it is often a school's IT volunteer, not the author.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+ENV_PREFIX = "CLASSROOM_HUB_"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "0.0.0.0"
+    port: int = 8080
+    threads: int = 64  # one per open connection (HTTP keep-alive or WebSocket)
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    dir: str = "models"
+    scan_interval_s: float = 2.0  # how often models/ is checked for added, changed or removed folders
+    settle_s: float = 1.0  # a folder changed less than this long ago is still being copied: wait
+    probe_timeout_s: float = 30.0  # time allowed to the throwaway process that tries a new file
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    cpu_workers: int = 0  # interpreters per model on the CPU; 0 = one per core
+    cpu_threads: int = 1  # threads inside each CPU interpreter
+    queue_size: int = 64  # requests waiting per model before 503 + Retry-After
+    request_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class EdgeTpuConfig:
+    enabled: bool = True
+    devices: Any = "auto"  # "auto" or a list such as ["usb:0", "pci:0"]
+    library: str = "libedgetpu.so.1"
+    probe_interval_s: float = 5.0  # how often a failed TPU is tried again
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_image_pixels: int = 50_000_000  # a declared image size above this is refused before decoding
+    max_top_k: int = 100
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class TestingConfig:
+    """Seams for exercising Edge TPU paths on machines without one. Off in production."""
+
+    simulated_edgetpu: int = 0  # stand-in accelerators that run the CPU int8 file in a real interpreter
+    fault_injection: bool = False  # enables POST /api/testing/faults
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    edgetpu: EdgeTpuConfig = field(default_factory=EdgeTpuConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    testing: TestingConfig = field(default_factory=TestingConfig)
+    source: str = "defaults"
+
+    @property
+    def models_dir(self) -> Path:
+        return Path(self.models.dir)
+
+    def effective_cpu_workers(self) -> int:
+        return self.engine.cpu_workers or (os.cpu_count() or 1)
+
+
+_SECTION_TYPES = {
+    "server": ServerConfig,
+    "models": ModelsConfig,
+    "engine": EngineConfig,
+    "edgetpu": EdgeTpuConfig,
+    "limits": LimitsConfig,
+    "logging": LoggingConfig,
+    "testing": TestingConfig,
+}
+
+_RULES: dict[str, tuple] = {
+    # key: (check, fix)
+    "server.port": (lambda v: 1 <= v <= 65535, "a port number from 1 to 65535"),
+    "server.threads": (lambda v: 4 <= v <= 1024, "a number of threads from 4 to 1024"),
+    "models.scan_interval_s": (lambda v: 0.1 <= v <= 3600, "seconds from 0.1 to 3600"),
+    "models.settle_s": (lambda v: 0 <= v <= 60, "seconds from 0 to 60"),
+    "models.probe_timeout_s": (lambda v: 1 <= v <= 600, "seconds from 1 to 600"),
+    "engine.cpu_workers": (lambda v: 0 <= v <= 64, "0 (one per core) or a count up to 64"),
+    "engine.cpu_threads": (lambda v: 1 <= v <= 64, "a thread count from 1 to 64"),
+    "engine.queue_size": (lambda v: 1 <= v <= 100_000, "a queue length from 1 to 100000"),
+    "engine.request_timeout_s": (lambda v: 0.1 <= v <= 600, "seconds from 0.1 to 600"),
+    "edgetpu.devices": (
+        lambda v: v == "auto" or (isinstance(v, list) and all(_is_device_name(d) for d in v)),
+        '"auto", or a list of device names like ["usb:0", "pci:0"]',
+    ),
+    "edgetpu.probe_interval_s": (lambda v: 0.1 <= v <= 3600, "seconds from 0.1 to 3600"),
+    "limits.max_body_bytes": (lambda v: 1024 <= v <= 1 << 30, "bytes from 1024 to 1 GiB"),
+    "limits.max_image_pixels": (lambda v: 64 <= v <= 1 << 30, "a pixel count from 64 to 2**30"),
+    "limits.max_top_k": (lambda v: 1 <= v <= 100_000, "a count from 1 to 100000"),
+    "logging.level": (
+        lambda v: v.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
+        "one of DEBUG, INFO, WARNING, ERROR",
+    ),
+    "testing.simulated_edgetpu": (lambda v: 0 <= v <= 8, "a count from 0 to 8"),
+}
+
+
+def _is_device_name(name: object) -> bool:
+    if not isinstance(name, str) or ":" not in name:
+        return False
+    kind, _, index = name.partition(":")
+    return kind in {"usb", "pci"} and index.isdigit()
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    """Check `value` has the type of the default; environment strings are parsed first."""
+    if isinstance(value, str) and not isinstance(default, str):
+        value = _parse_env_string(key, value, default)
+    expected = type(default)
+    if key == "edgetpu.devices":
+        return value
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is bool and not isinstance(value, bool):
+        raise ConfigError(f"config key {key} must be true or false, not {value!r}", key=key)
+    if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"config key {key} must be a whole number, not {value!r}", key=key)
+    if not isinstance(value, expected):
+        raise ConfigError(
+            f"config key {key} must be a {expected.__name__}, not {value!r}", key=key
+        )
+    return value
+
+
+def _parse_env_string(key: str, text: str, default: Any) -> Any:
+    if key == "edgetpu.devices":
+        return "auto" if text.strip() == "auto" else [d.strip() for d in text.split(",") if d.strip()]
+    try:
+        if isinstance(default, bool):
+            if text.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if text.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(text)
+        return type(default)(text)
+    except ValueError:
+        raise ConfigError(
+            f"environment value for {key} is {text!r}, expected a {type(default).__name__}", key=key
+        ) from None
+
+
+def _build_section(name: str, values: Mapping[str, Any], origin: str) -> Any:
+    cls = _SECTION_TYPES[name]
+    defaults = cls()
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        dotted = f"{name}.{key}"
+        if key not in known:
+            raise ConfigError(
+                f"unknown config key {dotted} in {origin}; valid keys in [{name}]: "
+                + ", ".join(sorted(known)),
+                key=dotted,
+            )
+        value = _coerce(dotted, value, getattr(defaults, key))
+        rule = _RULES.get(dotted)
+        if rule and not rule[0](value):
+            raise ConfigError(f"config key {dotted} is {value!r}; use {rule[1]}", key=dotted)
+        kwargs[key] = value
+    return dataclasses.replace(defaults, **kwargs)
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; create it or drop --config") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _env_values(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """CLASSROOM_HUB_SERVER_PORT=9000 -> {"server": {"port": "9000"}}."""
+    found: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        section = next((s for s in _SECTION_TYPES if rest.startswith(s + "_")), None)
+        if section is None:
+            continue  # other CLASSROOM_HUB_* variables (e.g. TEACHER_PIN) belong to other parts
+        found.setdefault(section, {})[rest[len(section) + 1:]] = value
+    return found
+
+
+def load_config(
+    path: str | os.PathLike | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Config:
+    """Merge defaults, the TOML file, the environment and explicit overrides (CLI flags)."""
+    environ = os.environ if environ is None else environ
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if path is not None:
+        data = _read_toml(Path(path))
+        for section, values in data.items():
+            if section not in _SECTION_TYPES:
+                raise ConfigError(
+                    f"unknown config section [{section}] in {path}; valid sections: "
+                    + ", ".join(_SECTION_TYPES),
+                    key=section,
+                )
+            if not isinstance(values, dict):
+                raise ConfigError(f"[{section}] in {path} must be a table of keys", key=section)
+        layers.append((str(path), data))
+    layers.append(("environment", _env_values(environ)))
+    if overrides:
+        layers.append(("command line", overrides))
+
+    merged: dict[str, dict[str, Any]] = {name: {} for name in _SECTION_TYPES}
+    origins: dict[str, str] = {}
+    for origin, data in layers:
+        for section, values in data.items():
+            merged[section].update(values)
+            for key in values:
+                origins[f"{section}.{key}"] = origin
+    sections = {}
+    for name, values in merged.items():
+        origin = ", ".join(sorted({origins[f"{name}.{k}"] for k in values})) or "defaults"
+        sections[name] = _build_section(name, values, origin)
+    return Config(**sections, source=str(path) if path else "defaults")

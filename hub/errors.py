@@ -1,0 +1,82 @@
+"""One small exception hierarchy; only the CLI and the HTTP layer turn these into exits or JSON."""
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose. `status` is the HTTP status it maps to."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_json(self) -> dict:
+        body = {"error": self.message, "code": self.code}
+        body.update({k: v for k, v in self.details.items() if v is not None})
+        return body
+
+
+class ConfigError(HubError):
+    """The configuration is invalid; the message names the key and the fix."""
+
+    code = "config_error"
+
+
+class ModelError(HubError):
+    """A model file or manifest cannot be used (bad hash, bad flatbuffer, allocation failed)."""
+
+    code = "model_error"
+
+
+class ModelNotFound(HubError):
+    status = 404
+    code = "model_not_found"
+
+
+class BadInput(HubError):
+    """The caller sent something we cannot use (shape, dtype, image bytes)."""
+
+    status = 400
+    code = "bad_input"
+
+
+class UnsupportedMediaType(BadInput):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class PayloadTooLarge(BadInput):
+    status = 413
+    code = "payload_too_large"
+
+
+class BackendUnavailable(HubError):
+    """The model exists but cannot run here now (failed, loading, or needs a missing TPU)."""
+
+    status = 503
+    code = "model_unavailable"
+
+
+class Overloaded(HubError):
+    """The model's queue is full: answer 503 with Retry-After instead of growing."""
+
+    status = 503
+    code = "overloaded"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message, retry_after_s=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+class InferenceTimeout(HubError):
+    status = 504
+    code = "timeout"
+
+
+class InferenceFailed(HubError):
+    """Every backend the model has failed on this request."""
+
+    code = "inference_failed"

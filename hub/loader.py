@@ -1,0 +1,89 @@
+"""Turn a model folder into a verified, in-memory model: read, hash-check, probe, reconcile.
+
+The serving process never opens a model by path: TFLite maps such files into memory, and a
+file overwritten in place while mapped can crash the hub. Instead the bytes are read once,
+checked against the manifest, tried in a throwaway child, and served from memory only if the
+child saw the same sha256. Any problem is a ModelError with a reason a teacher can act on.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelError
+from .manifest import ModelSpec, TensorSpec, Variant, read_spec
+from .probe import ProbeResult, probe_files
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    spec: ModelSpec
+    content: dict[str, bytes]  # role ("cpu", "edgetpu") -> the verified file bytes
+
+
+def read_variant(variant: Variant) -> bytes:
+    """The file's bytes, if they have the size and sha256 the manifest promises."""
+    try:
+        content = variant.path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{variant.path.name} is missing (listed as the {variant.role} variant)") from None
+    if variant.size is not None and len(content) != variant.size:
+        raise ModelError(
+            f"{variant.path.name} is {len(content)} bytes, the manifest says {variant.size}: "
+            "the copy is incomplete or the file was replaced; copy the model folder again"
+        )
+    if variant.sha256 and hashlib.sha256(content).hexdigest() != variant.sha256.lower():
+        raise ModelError(
+            f"{variant.path.name} does not match its sha256 in the manifest: "
+            "the file is damaged or was replaced; copy the model folder again"
+        )
+    return content
+
+
+def _check_io(spec: ModelSpec, probe: ProbeResult) -> None:
+    if not spec.inputs or len(probe.inputs) != 1:
+        return
+    want, found = spec.inputs[0], TensorSpec.from_details(probe.inputs[0])
+    if (tuple(want.shape), want.dtype) != (found.shape, found.dtype):
+        raise ModelError(
+            f"manifest says input {list(want.shape)} {want.dtype} but {probe.path.name} "
+            f"takes {list(found.shape)} {found.dtype}: rebuild the manifest"
+        )
+
+
+def _derive_details(spec: ModelSpec, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...]) -> ModelSpec:
+    """Fill in what a bare drop-in does not say: labels count, grey or colour, task."""
+    spec = dataclasses.replace(spec, inputs=inputs, outputs=outputs)
+    if not spec.labels and spec.task.endswith("classification") and len(outputs) == 1:
+        spec = dataclasses.replace(spec, labels=tuple(str(i) for i in range(outputs[0].shape[-1])))
+    if spec.source != "derived":
+        return spec
+    if len(inputs) == 1 and len(inputs[0].shape) in (3, 4):
+        gray = len(inputs[0].shape) == 3 or inputs[0].shape[-1] == 1
+        return dataclasses.replace(spec, preprocess=dataclasses.replace(spec.preprocess, color="gray" if gray else "rgb"))
+    return dataclasses.replace(spec, task="tensor", preprocess=dataclasses.replace(spec.preprocess, kind="none"))
+
+
+def load_model(folder: Path, probe_timeout_s: float) -> LoadedModel:
+    spec = read_spec(folder)
+    serving = spec.serving_variants
+    content = {role: read_variant(v) for role, v in serving.items()}
+    probes = probe_files([v.path for v in serving.values()], probe_timeout_s)
+    for role, variant in serving.items():
+        probe = probes[variant.path]
+        if probe.sha256 != hashlib.sha256(content[role]).hexdigest():
+            raise ModelError(f"{variant.path.name} changed while it was being checked; it will be retried")
+        if role == "edgetpu" and not probe.edgetpu:
+            raise ModelError(f"{variant.path.name} is named _edgetpu but was not compiled for the Edge TPU")
+        if role == "cpu" and probe.edgetpu:
+            raise ModelError(f"{variant.path.name} is compiled for the Edge TPU; name it *_edgetpu.tflite")
+        if role == "cpu":
+            _check_io(spec, probe)
+    main = probes[(serving.get("cpu") or serving["edgetpu"]).path]
+    inputs = tuple(TensorSpec.from_details(d) for d in main.inputs)
+    outputs = tuple(TensorSpec.from_details(d) for d in main.outputs)
+    variants = {**spec.variants, **{r: dataclasses.replace(v, size=len(content[r])) for r, v in serving.items()}}
+    spec = _derive_details(dataclasses.replace(spec, variants=variants), inputs, outputs)
+    return LoadedModel(spec, content)

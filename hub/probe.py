@@ -1,0 +1,107 @@
+"""Try model files in a throwaway child process before the serving process opens them.
+
+tflite_runtime segfaults on truncated files, and even LiteRT can die on a hostile one; a crash
+here costs one child, never the hub. The child prints one JSON line per file.
+
+    python -m hub.probe FILE [FILE ...]
+"""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelError
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    path: Path
+    inputs: list[dict]
+    outputs: list[dict]
+    edgetpu: bool  # holds edgetpu-custom-op: allocates only with the Edge TPU delegate
+    sha256: str  # of the bytes the child checked; the parent serves only bytes with this hash
+
+
+def _details(entries: list[dict]) -> list[dict]:
+    return [
+        {"name": d["name"], "shape": [int(x) for x in d["shape"]], "dtype": d["dtype"].__name__,
+         "quantization": [float(d["quantization"][0]), int(d["quantization"][1])]}
+        for d in entries
+    ]
+
+
+def _probe_file(path: str) -> dict:
+    import hashlib
+
+    import numpy as np
+
+    from .runtime.edgetpu import EDGETPU_CUSTOM_OP
+    from .runtime.litert import select_runtime
+
+    runtime = select_runtime()
+    with open(path, "rb") as fh:
+        content = fh.read()
+    edgetpu = EDGETPU_CUSTOM_OP in content
+    interpreter = runtime.Interpreter(model_content=content, num_threads=1)
+    if not edgetpu:  # an _edgetpu file cannot allocate without the TPU: parsing it is the check
+        interpreter.allocate_tensors()
+        for d in interpreter.get_input_details():
+            interpreter.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+        interpreter.invoke()
+    return {"file": path, "ok": True, "edgetpu": edgetpu, "sha256": hashlib.sha256(content).hexdigest(),
+            "inputs": _details(interpreter.get_input_details()),
+            "outputs": _details(interpreter.get_output_details())}
+
+
+def main(paths: list[str]) -> int:
+    for path in paths:
+        print(json.dumps({"start": path}), flush=True)
+        try:
+            result = _probe_file(path)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, the parent decides
+            result = {"file": path, "ok": False, "error": f"{type(exc).__name__}: {exc}".strip()}
+        print(json.dumps(result), flush=True)
+    return 0
+
+
+def probe_files(paths: list[Path], timeout_s: float) -> dict[Path, ProbeResult]:
+    """Probe `paths` in one child; raise ModelError naming the file that failed or crashed it."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "hub.probe", *map(str, paths)],
+            capture_output=True, text=True, timeout=timeout_s,
+            cwd=str(Path(__file__).resolve().parent.parent),
+        )
+    except subprocess.TimeoutExpired:
+        raise ModelError(f"checking the model file took over {timeout_s:.0f} s; it may be too large") from None
+    results: dict[Path, ProbeResult] = {}
+    current = None
+    for line in done.stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        record = json.loads(line)
+        if "start" in record:
+            current = record["start"]
+            continue
+        if not record["ok"]:
+            raise ModelError(f"{Path(record['file']).name} cannot be loaded: {record['error']}")
+        path = Path(record["file"])
+        results[path] = ProbeResult(path, record["inputs"], record["outputs"], record["edgetpu"], record["sha256"])
+        current = None
+    if done.returncode != 0 or len(results) != len(paths):
+        culprit = Path(current).name if current else "a model file"
+        how = (f"signal {signal.Signals(-done.returncode).name}" if done.returncode < 0
+               else f"exit code {done.returncode}")
+        raise ModelError(
+            f"{culprit} crashed the runtime ({how}): the file is probably truncated or corrupt"
+            + (f"; {done.stderr.strip().splitlines()[-1]}" if done.stderr.strip() else "")
+        )
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

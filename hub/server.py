@@ -1,0 +1,92 @@
+"""Serve the app on gunicorn: one worker process (it owns the TPUs), many threads.
+
+Werkzeug's development server costs ~1.4 ms a request, the whole overhead budget. gunicorn's
+threaded worker is what Flask-SocketIO documents for its threading mode with simple-websocket,
+and real threads suit the engine: inference runs in native code outside the GIL.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+
+from gunicorn.app.base import BaseApplication
+
+from .config import Config
+
+log = logging.getLogger(__name__)
+
+
+def urls(host: str, port: int) -> list[str]:
+    """Addresses a person can type: every local IPv4 address when bound to all of them."""
+    if host not in ("0.0.0.0", "::", ""):
+        return [f"http://{host}:{port}/"]
+    found = {"127.0.0.1"}
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            found.add(info[4][0])
+    except OSError:
+        pass
+    return [f"http://{ip}:{port}/" for ip in sorted(found)] + [f"http://{socket.gethostname()}.local:{port}/"]
+
+
+class HubServer(BaseApplication):
+    def __init__(self, config: Config) -> None:
+        self.hub_config = config
+        super().__init__()
+
+    def load_config(self) -> None:
+        server = self.hub_config.server
+        settings = {
+            "bind": f"[{server.host}]:{server.port}" if ":" in server.host else f"{server.host}:{server.port}",
+            "workers": 1,  # one process owns each Edge TPU and the classroom state
+            "worker_class": "gthread",
+            "threads": server.threads,
+            "timeout": 120,
+            "graceful_timeout": 10,
+            "keepalive": 30,
+            "accesslog": None,  # no per-request log: it would hold pupils' activity
+            "errorlog": "-",
+            "loglevel": self.hub_config.logging.level.lower(),
+            "post_worker_init": self._ready,
+            "control_socket_disable": True,  # gunicorn 27+; nothing of ours uses it
+        }
+        for key, value in settings.items():
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
+
+    def _ready(self, worker) -> None:
+        the_hub = worker.wsgi.extensions["classroom_hub"]
+        models = the_hub.registry.entries()
+        ready = sum(1 for m in models if m.status == "ready")
+        print(f"Classroom Hub {the_hub.version} is ready: {ready} of {len(models)} model(s) serving, "
+              f"runtime {the_hub.runtime.name} {the_hub.runtime.version}", flush=True)
+        for url in urls(self.hub_config.server.host, self.hub_config.server.port):
+            print(f"  open {url}", flush=True)
+
+    def load(self):
+        from .app import build_app
+
+        return build_app(self.hub_config)
+
+
+def serve(config: Config) -> int:
+    HubServer(config).run()
+    return 0
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def check_port(config: Config) -> None:
+    if port_in_use(config.server.host, config.server.port):
+        print(f"error: port {config.server.port} on {config.server.host} is already in use; "
+              "stop the other program or pass --port", file=sys.stderr)
+        raise SystemExit(2)

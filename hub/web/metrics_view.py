@@ -1,0 +1,38 @@
+"""/metrics in the Prometheus text format: per-request counters plus live engine state."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app
+
+from ..metrics import gauge
+from ..service import Hub
+
+bp = Blueprint("metrics", __name__)
+
+
+def render(the_hub: Hub) -> str:
+    entries = the_hub.registry.entries()
+    engines = [(e, e.engine.status()) for e in entries if e.engine is not None]
+    runtime = the_hub.runtime
+    lines = gauge("classroom_hub_info", "The hub's version and inference runtime.",
+                  [([("version", the_hub.version), ("runtime", runtime.name), ("runtime_version", runtime.version)], 1)])
+    lines += gauge("classroom_hub_model_ready", "1 when the model serves, 0 when it failed or is unavailable.",
+                   [([("model", e.name), ("status", e.status)], 1 if e.status == "ready" else 0) for e in entries])
+    lines += gauge("classroom_hub_model_backend", "Where each model runs now (1 on the labelled backend).",
+                   [([("model", e.name), ("backend", s["backend"]), ("device", s["device"] or "")], 1)
+                    for e, s in engines if s["backend"]])
+    lines += gauge("classroom_hub_queue_depth", "Requests waiting per model.",
+                   [([("model", e.name)], s["queue_depth"]) for e, s in engines])
+    lines += gauge("classroom_hub_fallbacks_total", "Times a model fell back from the Edge TPU to the CPU.",
+                   [([("model", e.name)], s["fallbacks"]) for e, s in engines], kind="counter")
+    lines += gauge("classroom_hub_recoveries_total", "Times a model went back to the Edge TPU.",
+                   [([("model", e.name)], s["recoveries"]) for e, s in engines], kind="counter")
+    lines += gauge("classroom_hub_edgetpu_up", "1 when the Edge TPU device is healthy.",
+                   [([("device", a.name), ("state", a.state), ("simulated", str(a.simulated).lower())],
+                     1 if a.state == "ok" else 0) for a in the_hub.pool.accelerators])
+    lines += the_hub.metrics.render()
+    return "\n".join(lines) + "\n"
+
+
+@bp.get("/metrics")
+def metrics():
+    return Response(render(current_app.extensions["classroom_hub"]), mimetype="text/plain; version=0.0.4")

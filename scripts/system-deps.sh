@@ -1,0 +1,16 @@
+#!/bin/sh
+# Debian packages the tests need: Chromium for the browser tests, PortAudio for sounddevice.
+# Installs only what is missing; without root or sudo it says what to install and goes on.
+set -u
+need=""
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
+if ! ldconfig -p 2>/dev/null | grep -q 'libportaudio\.so\.2'; then need="$need libportaudio2"; fi
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else SUDO=none; fi
+if [ "$SUDO" = none ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "note: install these Debian packages for the full test suite:$need (tests that need them are skipped)"
+  exit 0
+fi
+echo "installing Debian packages:$need"
+$SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null \
+  || echo "warning: could not install$need; tests that need them are skipped"
