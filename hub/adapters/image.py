@@ -18,6 +18,7 @@ from ..errors import BadInput, PayloadTooLarge  # noqa: E402
 from ..manifest import Preprocess, TensorSpec  # noqa: E402
 from .image_header import read_header  # noqa: E402
 
+STROKE_DIVISOR = 3.5  # optdigits strokes are thick: about a third of the digit's height
 _REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
             8: cv2.IMREAD_REDUCED_COLOR_8}
 
@@ -96,12 +97,12 @@ def normalise_drawing(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     x0, x1 = np.percentile(xs, [0.5, 99.5]).astype(int)
     y0, y1 = np.percentile(ys, [0.5, 99.5]).astype(int)
     mask = mask[y0:y1 + 1, x0:x1 + 1]
-    side = int(max(mask.shape) * 1.15) + 2
+    side = max(mask.shape)  # the training digits fill the full height, centred across
     canvas = np.zeros((side, side), np.uint8)
     oy, ox = (side - mask.shape[0]) // 2, (side - mask.shape[1]) // 2
     canvas[oy:oy + mask.shape[0], ox:ox + mask.shape[1]] = mask
     stroke = 2.0 * cv2.distanceTransform(canvas, cv2.DIST_L2, 3).max()
-    want = side / 9.0  # about the stroke width of the training bitmaps
+    want = side / STROKE_DIVISOR  # about the stroke width of the training bitmaps
     if stroke < want:
         k = max(1, int(round(want - stroke)))
         canvas = cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
