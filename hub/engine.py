@@ -90,6 +90,9 @@ class Worker(threading.Thread):
             except queue.Empty:
                 continue
             try:
+                if self.retired.is_set():  # retired while waiting: the job belongs to the new placement
+                    jobs.put(job)
+                    break
                 self.engine.run_job(self, job)
             finally:
                 jobs.task_done()
@@ -119,8 +122,8 @@ class ModelEngine:
     def start(self) -> None:
         """Serve on a free Edge TPU when the model has an _edgetpu file, else on the CPU."""
         variants = self.spec.serving_variants
-        if EDGETPU in variants:
-            self.accelerator = self.pool.claim(self.spec.name)
+        if EDGETPU in variants or (CPU in variants and self.pool.has_simulated):
+            self.accelerator = self._claim()
             if self.accelerator is None:
                 self.tpu_reason = self._no_tpu_reason()
             elif self._try_tpu():
@@ -136,17 +139,22 @@ class ModelEngine:
         if self.accelerator is not None:
             self._start_probe()
 
+    def _claim(self) -> Accelerator | None:
+        """A real TPU needs the compiled file; a simulated one runs the CPU file (tests only)."""
+        return self.pool.claim(self.spec.name, simulated_only=EDGETPU not in self.spec.serving_variants)
+
     def _no_tpu_reason(self) -> str:
         if not self.pool.accelerators:
             return self.pool.runtime_error or "no Edge TPU found"
-        if all(acc.owner for acc in self.pool.accelerators if acc.state == "ok"):
+        healthy = [acc for acc in self.pool.accelerators if acc.state == "ok"]
+        if healthy and all(acc.owner for acc in healthy):
             return "every Edge TPU is in use by another model"
         return "; ".join(f"{a.name}: {a.reason}" for a in self.pool.accelerators if a.reason) or "no Edge TPU is ready"
 
     def _open_tpu(self) -> Worker:
         acc = self.accelerator
         assert acc is not None
-        interpreter = acc.open_interpreter(self.content[EDGETPU], self.content.get(CPU))
+        interpreter = acc.open_interpreter(self.content.get(EDGETPU), self.content.get(CPU))
         worker = Worker(self, EDGETPU, interpreter, acc)
         zeros = [np.zeros(d["shape"], d["dtype"]) for d in worker.input_details]
         worker.invoke(zeros)  # a TPU that cannot run one inference is not back
@@ -216,7 +224,7 @@ class ModelEngine:
     def _probe_loop(self) -> None:
         while not self._stop.wait(self.settings.probe_interval_s):
             if self.accelerator is None:
-                self.accelerator = self.pool.claim(self.spec.name)
+                self.accelerator = self._claim()
                 if self.accelerator is None:
                     continue
             if self._try_tpu():

@@ -68,11 +68,14 @@ def main(paths: list[str]) -> int:
     return 0
 
 
-def probe_files(paths: list[Path], timeout_s: float) -> dict[Path, ProbeResult]:
+CHILD = (sys.executable, "-m", "hub.probe")
+
+
+def probe_files(paths: list[Path], timeout_s: float, child: tuple[str, ...] = CHILD) -> dict[Path, ProbeResult]:
     """Probe `paths` in one child; raise ModelError naming the file that failed or crashed it."""
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "hub.probe", *map(str, paths)],
+            [*child, *map(str, paths)],
             capture_output=True, text=True, timeout=timeout_s,
             cwd=str(Path(__file__).resolve().parent.parent),
         )

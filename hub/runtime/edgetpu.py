@@ -180,7 +180,7 @@ class Accelerator:
         """Load the delegate once: proves the library is installed and the device answers."""
         self._delegate()
 
-    def open_interpreter(self, edgetpu_model: bytes, cpu_model: bytes | None) -> Any:
+    def open_interpreter(self, edgetpu_model: bytes | None, cpu_model: bytes | None) -> Any:
         interpreter = self.runtime.Interpreter(
             model_content=edgetpu_model, experimental_delegates=[self._delegate()]
         )
@@ -230,7 +230,7 @@ class SimulatedAccelerator(Accelerator):
         if self.faults.gone:
             raise TpuUnavailable("simulated device is gone (injected fault)")
 
-    def open_interpreter(self, edgetpu_model: bytes, cpu_model: bytes | None) -> Any:
+    def open_interpreter(self, edgetpu_model: bytes | None, cpu_model: bytes | None) -> Any:
         self.check()
         if cpu_model is None:
             raise TpuUnavailable("the simulated accelerator needs the model's CPU int8 file")
@@ -256,11 +256,15 @@ class TpuPool:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _locks: dict[str, DeviceLock] = field(default_factory=dict)
 
-    def claim(self, model: str) -> Accelerator | None:
+    @property
+    def has_simulated(self) -> bool:
+        return any(acc.simulated for acc in self.accelerators)
+
+    def claim(self, model: str, simulated_only: bool = False) -> Accelerator | None:
         """A free, healthy accelerator for `model`, or None (the model then runs on the CPU)."""
         with self._lock:
             for acc in self.accelerators:
-                if acc.owner is None and acc.state == "ok":
+                if acc.owner is None and acc.state == "ok" and (acc.simulated or not simulated_only):
                     acc.owner = model
                     return acc
         return None
