@@ -133,11 +133,11 @@ def _is_device_name(name: object) -> bool:
 
 def _coerce(key: str, value: Any, default: Any) -> Any:
     """Check `value` has the type of the default; environment strings are parsed first."""
+    if key == "edgetpu.devices":  # "auto", a list, or "usb:0, pci:0" from the environment
+        return _parse_env_string(key, value, default) if isinstance(value, str) else value
     if isinstance(value, str) and not isinstance(default, str):
         value = _parse_env_string(key, value, default)
     expected = type(default)
-    if key == "edgetpu.devices":
-        return value
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if expected is bool and not isinstance(value, bool):
@@ -163,9 +163,8 @@ def _parse_env_string(key: str, text: str, default: Any) -> Any:
             raise ValueError(text)
         return type(default)(text)
     except ValueError:
-        raise ConfigError(
-            f"environment value for {key} is {text!r}, expected a {type(default).__name__}", key=key
-        ) from None
+        kind = {bool: "true or false", int: "a whole number", float: "a number"}.get(type(default), "a value")
+        raise ConfigError(f"config key {key} is {text!r}; use {kind}", key=key) from None
 
 
 def _build_section(name: str, values: Mapping[str, Any], origin: str) -> Any:

@@ -1,0 +1,98 @@
+"""The two commands people type: classroom-hub (serve, models) and classroom-quantize build."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, coral_model, free_port
+
+
+def run(*args, timeout=600, **kw):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_HUB_")}
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env=env, **kw)
+
+
+def test_models_table(models_dir, coral):
+    coral_model(models_dir, "lstm", ["keras_lstm_mnist_ptq_edgetpu.tflite"])
+    done = run("-m", "hub", "models", str(models_dir))
+    assert done.returncode == 1  # one model cannot serve here
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:5] == ["NAME", "STATUS", "BACKEND", "SIZE", "ACCURACY"]
+    digits = next(line for line in lines if line.startswith("digits"))
+    assert "ready" in digits and "cpu" in digits and "97" in digits and "KB" in digits
+    assert "unavailable" in next(line for line in lines if line.startswith("lstm"))
+
+
+def test_serve_prints_the_url_when_ready(models_dir):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--models", str(models_dir)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        started = time.monotonic()
+        lines = []
+        while not any("open http://127.0.0.1" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line, "serve exited before printing its URL"
+            lines.append(line)
+        assert time.monotonic() - started < 15
+        assert "is ready: 1 of 1 model(s) serving" in "".join(lines)
+        assert requests.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=5).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+def test_serve_refuses_a_taken_port(models_dir):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        done = run("-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(taken.getsockname()[1]),
+                   "--models", str(models_dir), timeout=30)
+    assert done.returncode == 2 and "already in use" in done.stderr
+
+
+def test_bad_config_is_a_clear_exit(tmp_path, models_dir):
+    bad = tmp_path / "hub.toml"
+    bad.write_text("[engine]\nqueue_sise = 3\n")
+    done = run("-m", "hub", "serve", "--config", str(bad), "--models", str(models_dir), timeout=30)
+    assert done.returncode == 2 and "engine.queue_sise" in done.stderr and "queue_size" in done.stderr
+
+
+@pytest.mark.quantize
+def test_quantize_build_digits_end_to_end(tmp_path):
+    pytest.importorskip("tensorflow")
+    out = tmp_path / "models"
+    done = run("-m", "quantize.cli", "build", "digits", "--out", str(out), "--epochs", "15")
+    assert done.returncode == 0, done.stdout + done.stderr
+    manifest = json.loads((out / "digits" / "manifest.json").read_text())
+    cpu = manifest["variants"]["cpu"]
+    assert manifest["input"]["dtype"] == "int8" and cpu["accuracy"] > 0.9
+    assert cpu["size"] < 0.3 * manifest["variants"]["float"]["size"]
+    assert manifest["provenance"]["seed"] == 0 and manifest["provenance"]["tensorflow"]
+    assert not list(out.glob("*.tmp-*"))  # the staging folder is gone
+    listed = run("-m", "hub", "models", str(out))
+    assert listed.returncode == 0 and "ready" in listed.stdout
+
+
+@pytest.mark.quantize
+def test_quantize_gate_refuses_and_writes_nothing(tmp_path):
+    pytest.importorskip("tensorflow")
+    out = tmp_path / "models"
+    done = run("-m", "quantize.cli", "build", "digits", "--out", str(out), "--epochs", "2", "--max-drop", "-100")
+    assert done.returncode == 3 and "nothing was written" in done.stderr
+    assert not (out / "digits").exists()
+
+
+def test_quantize_unknown_recipe():
+    done = run("-m", "quantize.cli", "build", "cats", "--out", "/tmp/nowhere")
+    assert done.returncode == 2 and "unknown recipe" in done.stderr

@@ -1,0 +1,106 @@
+"""The engine in process, with the real registry and interpreter: queue bounds, timeouts, workers."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from hub.config import load_config
+from hub.errors import InferenceTimeout, Overloaded
+from hub.service import Hub
+from tests.conftest import coral_model
+
+
+@pytest.fixture
+def mobilenet_hub(models_dir):
+    coral_model(models_dir, "mobilenet", ["mobilenet_v1_0.25_128_quant.tflite", "imagenet_labels.txt"])
+    config = load_config(environ={}, overrides={
+        "models": {"dir": str(models_dir)}, "engine": {"cpu_workers": 1, "queue_size": 4}})
+    hub = Hub(config)
+    hub.start(watch=False)
+    yield hub
+    hub.close()
+
+
+def cat_tensor() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 255, (1, 128, 128, 3)).astype(np.uint8)
+
+
+def test_full_queue_refuses_with_retry_after_and_keeps_what_it_took(mobilenet_hub):
+    engine = mobilenet_hub.registry.get("mobilenet").engine
+    accepted, refused, x = [], [], cat_tensor()
+    for _ in range(100):  # far faster than one worker can invoke
+        try:
+            accepted.append(engine.submit([x]))
+        except Overloaded as exc:
+            refused.append(exc)
+    assert refused and accepted
+    assert len(accepted) < 20  # the queue of 4, plus the few the worker took meanwhile
+    assert all(exc.retry_after_s >= 1 and exc.status == 503 for exc in refused)
+    results = [f.result(timeout=10) for f in accepted]
+    assert all(r.outputs[0].shape == (1, 1001) and r.backend == "cpu" for r in results)
+
+
+def test_timeout_cancels_a_request_still_queued(models_dir):
+    coral_model(models_dir, "mobilenet", ["mobilenet_v1_0.25_128_quant.tflite", "imagenet_labels.txt"])
+    config = load_config(environ={}, overrides={
+        "models": {"dir": str(models_dir)}, "engine": {"cpu_workers": 1, "queue_size": 200}})
+    hub = Hub(config)
+    hub.start(watch=False)
+    try:
+        engine = hub.registry.get("mobilenet").engine
+        x = cat_tensor()
+        backlog = [engine.submit([x]) for _ in range(150)]
+        with pytest.raises(InferenceTimeout):
+            hub.registry.infer("mobilenet", [cat_tensor()], timeout_s=0.001)
+        for f in backlog:
+            f.result(timeout=30)
+        assert engine.queue.qsize() == 0  # the cancelled one was skipped, not run
+    finally:
+        hub.close()
+
+
+def test_one_interpreter_per_worker(models_dir):
+    config = load_config(environ={}, overrides={"models": {"dir": str(models_dir)}, "engine": {"cpu_workers": 3}})
+    hub = Hub(config)
+    hub.start(watch=False)
+    try:
+        engine = hub.registry.get("digits").engine
+        workers = engine._workers
+        assert len(workers) == 3 and len({id(w.interpreter) for w in workers}) == 3
+        x = np.zeros((1, 8, 8, 1), np.int8)
+        outs = []
+        threads = [threading.Thread(target=lambda: outs.append(
+            hub.registry.infer("digits", [x], 5)[1].outputs[0].tolist())) for _ in range(30)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(outs) == 30 and all(o == outs[0] for o in outs)  # same input, same answer, any worker
+    finally:
+        hub.close()
+
+
+def test_flood_over_http_gets_only_answers_or_503_with_retry_after(models_dir, start_hub):
+    coral_model(models_dir, "mobilenet", ["mobilenet_v1_0.25_128_quant.tflite", "imagenet_labels.txt"])
+    hub = start_hub(models_dir, engine={"cpu_workers": 1, "queue_size": 1})
+    body = {"inputs": [{"name": "input", "shape": [1, 128, 128, 3], "datatype": "UINT8",
+                        "data": cat_tensor().reshape(-1).tolist()}]}
+    statuses, retry_after = [], []
+
+    def client():
+        for _ in range(8):
+            r = hub.post("/v2/models/mobilenet/infer", json=body)
+            statuses.append(r.status_code)
+            if r.status_code == 503:
+                retry_after.append(r.headers.get("Retry-After"))
+
+    threads = [threading.Thread(target=client) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(statuses) <= {200, 503} and statuses.count(200) > 0
+    assert all(v is not None and int(v) >= 1 for v in retry_after)
+    assert hub.get("/v2/health/ready").status_code == 200
