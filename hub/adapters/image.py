@@ -18,6 +18,7 @@ from ..errors import BadInput, PayloadTooLarge  # noqa: E402
 from ..manifest import Preprocess, TensorSpec  # noqa: E402
 from .image_header import read_header  # noqa: E402
 
+WORKING_SIZE = 128  # pixels on the long side while a drawing is normalised
 STROKE_DIVISOR = 3.5  # optdigits strokes are thick: about a third of the digit's height
 _REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
             8: cv2.IMREAD_REDUCED_COLOR_8}
@@ -86,6 +87,11 @@ def normalise_drawing(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     The 8x8 training digits were 32x32 bitmaps counted in 4x4 blocks, so an area resize of a
     clean binary mask reproduces them; lighting, pen and canvas size stop mattering.
     """
+    longest = max(gray.shape)
+    if longest > WORKING_SIZE:  # thresholding and stroke width need no more pixels than this
+        factor = WORKING_SIZE / longest
+        gray = cv2.resize(gray, (max(1, round(gray.shape[1] * factor)), max(1, round(gray.shape[0] * factor))),
+                          interpolation=cv2.INTER_AREA)
     gray = bright_strokes(gray)
     if float(gray.std()) < 4.0:
         raise BadInput("the picture looks blank: no drawing found")
