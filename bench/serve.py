@@ -14,6 +14,7 @@ Prints JSON (also written to bench/results/serve.json) and a table. Never assert
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import multiprocessing as mp
 import os
@@ -97,16 +98,25 @@ class Model:
                             "data": self.tensor.reshape(-1).tolist()}]}
 
 
-def http_latency(url: str, n: int, send) -> dict:
-    session = requests.Session()
+def http_latency(port: int, path: str, body: bytes, content_type: str, n: int) -> dict:
+    """Sequential requests on one keep-alive connection; http.client adds little of its own."""
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {"Content-Type": content_type}
+
+    def send() -> None:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        assert response.status == 200, data
+
     for _ in range(20):
-        send(session)
+        send()
     samples = []
     for _ in range(n):
         t0 = time.perf_counter()
-        r = send(session)
+        send()
         samples.append((time.perf_counter() - t0) * 1000)
-        assert r.status_code == 200, r.text
+    conn.close()
     return percentiles(samples)
 
 
@@ -210,10 +220,8 @@ def main() -> int:
             classify_url = f"{base}/api/models/{m.name}/classify"
             infer_url = f"{base}/v2/models/{m.name}/infer"
             v2 = json.dumps(m.v2_body()).encode()
-            rest = http_latency(classify_url, args.requests, lambda s: s.post(
-                classify_url, data=m.image, headers={"Content-Type": m.content_type}))
-            infer = http_latency(infer_url, args.requests, lambda s: s.post(
-                infer_url, data=v2, headers={"Content-Type": "application/json"}))
+            rest = http_latency(args.port, f"/api/models/{m.name}/classify", m.image, m.content_type, args.requests)
+            infer = http_latency(args.port, f"/v2/models/{m.name}/infer", v2, "application/json", args.requests)
             entry = {"raw_invoke_ms": raw, "raw_preprocess_ms": pre, "rest_classify_ms": rest, "v2_infer_ms": infer,
                      "overhead_rest_p50_ms": round(rest["p50"] - raw["p50"] - pre["p50"], 3),
                      "overhead_v2_p50_ms": round(infer["p50"] - raw["p50"], 3),
