@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -12,15 +13,23 @@ from hub.service import Hub
 from tests.conftest import coral_model
 
 
+@contextmanager
+def running_hub(models_dir, with_mobilenet: bool = True, **engine):
+    """A Hub in this process over models_dir (digits, plus Coral's mobilenet)."""
+    if with_mobilenet:
+        coral_model(models_dir, "mobilenet", ["mobilenet_v1_0.25_128_quant.tflite", "imagenet_labels.txt"])
+    hub = Hub(load_config(environ={}, overrides={"models": {"dir": str(models_dir)}, "engine": engine}))
+    hub.start(watch=False)
+    try:
+        yield hub
+    finally:
+        hub.close()
+
+
 @pytest.fixture
 def mobilenet_hub(models_dir):
-    coral_model(models_dir, "mobilenet", ["mobilenet_v1_0.25_128_quant.tflite", "imagenet_labels.txt"])
-    config = load_config(environ={}, overrides={
-        "models": {"dir": str(models_dir)}, "engine": {"cpu_workers": 1, "queue_size": 4}})
-    hub = Hub(config)
-    hub.start(watch=False)
-    yield hub
-    hub.close()
+    with running_hub(models_dir, cpu_workers=1, queue_size=4) as hub:
+        yield hub
 
 
 def cat_tensor() -> np.ndarray:
@@ -43,12 +52,7 @@ def test_full_queue_refuses_with_retry_after_and_keeps_what_it_took(mobilenet_hu
 
 
 def test_timeout_cancels_a_request_still_queued(models_dir):
-    coral_model(models_dir, "mobilenet", ["mobilenet_v1_0.25_128_quant.tflite", "imagenet_labels.txt"])
-    config = load_config(environ={}, overrides={
-        "models": {"dir": str(models_dir)}, "engine": {"cpu_workers": 1, "queue_size": 200}})
-    hub = Hub(config)
-    hub.start(watch=False)
-    try:
+    with running_hub(models_dir, cpu_workers=1, queue_size=200) as hub:
         engine = hub.registry.get("mobilenet").engine
         x = cat_tensor()
         backlog = [engine.submit([x]) for _ in range(150)]
@@ -57,15 +61,10 @@ def test_timeout_cancels_a_request_still_queued(models_dir):
         for f in backlog:
             f.result(timeout=30)
         assert engine.queue.qsize() == 0  # the cancelled one was skipped, not run
-    finally:
-        hub.close()
 
 
 def test_one_interpreter_per_worker(models_dir):
-    config = load_config(environ={}, overrides={"models": {"dir": str(models_dir)}, "engine": {"cpu_workers": 3}})
-    hub = Hub(config)
-    hub.start(watch=False)
-    try:
+    with running_hub(models_dir, with_mobilenet=False, cpu_workers=3) as hub:
         engine = hub.registry.get("digits").engine
         workers = engine._workers
         assert len(workers) == 3 and len({id(w.interpreter) for w in workers}) == 3
@@ -78,8 +77,6 @@ def test_one_interpreter_per_worker(models_dir):
         for t in threads:
             t.join()
         assert len(outs) == 30 and all(o == outs[0] for o in outs)  # same input, same answer, any worker
-    finally:
-        hub.close()
 
 
 def test_flood_over_http_gets_only_answers_or_503_with_retry_after(models_dir, start_hub):

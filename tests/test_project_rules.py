@@ -1,0 +1,45 @@
+"""Rules of the project that code review alone would let slip."""
+from __future__ import annotations
+
+import ast
+import configparser
+import dataclasses
+import io
+import re
+
+from hub.app import InMemoryRequest
+from hub.config import _SECTION_TYPES
+from tests.conftest import ROOT
+
+
+def test_every_config_key_is_documented():
+    doc = (ROOT / "docs" / "CONFIG.md").read_text()
+    for section, cls in _SECTION_TYPES.items():
+        block = doc.split(f"## [{section}]")[1].split("\n## ")[0]
+        for field in dataclasses.fields(cls):
+            assert f"`{field.name}`" in block, f"[{section}] {field.name} missing from docs/CONFIG.md"
+
+
+def test_hub_never_imports_tensorflow_or_quantize():
+    for path in (ROOT / "hub").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            for name in names:
+                assert not re.match(r"(tensorflow|tf_keras|keras|quantize)\b", name), f"{path}: imports {name}"
+
+
+def test_never_depends_on_the_pypi_package_named_pycoral():
+    """On PyPI, "pycoral" is an unrelated project (a CLI for the Allen Coral Atlas)."""
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    requirements = parser["options"]["install_requires"].splitlines()
+    requirements += [line for _, v in parser["options.extras_require"].items() for line in v.splitlines()]
+    names = {re.split(r"[<>=\[; ]", r.strip())[0].lower() for r in requirements if r.strip()}
+    assert "ai-edge-litert" in names and "pycoral" not in names
+
+
+def test_uploads_stay_in_memory():
+    """Werkzeug spools large multipart uploads to a temporary file; ours never does."""
+    stream = InMemoryRequest._get_file_stream(None, 50_000_000, "image/png", "a.png", 50_000_000)
+    assert isinstance(stream, io.BytesIO)
