@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from hub.adapters.image import preprocess  # noqa: E402
 from hub.loader import load_model  # noqa: E402
 from hub.runtime.litert import select_runtime  # noqa: E402
+from tests.conftest import HubProcess  # noqa: E402
 from tests.drawing import png, render  # noqa: E402
 
 CORAL = ROOT.parent / "shared" / "coral"
@@ -177,24 +178,10 @@ def raw_throughput(model: Model, workers: int, seconds: float) -> float:
     return round(sum(counts) / seconds, 1)
 
 
-def start_hub(models: Path, port: int) -> tuple[subprocess.Popen, float]:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--models", str(models)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    while True:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1).status_code == 200:
-                return proc, time.perf_counter() - t0
-        except requests.ConnectionError:
-            time.sleep(0.02)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--requests", type=int, default=400)
-    ap.add_argument("--port", type=int, default=18080)
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -206,8 +193,8 @@ def main() -> int:
             shutil.copy(CORAL / f, tmp / "mobilenet" / f)
         models.append(Model("mobilenet", tmp / "mobilenet", (CORAL / "cat.bmp").read_bytes(), "image/bmp"))
 
-    proc, ready_s = start_hub(tmp, args.port)
-    base = f"http://127.0.0.1:{args.port}"
+    hub = HubProcess(tmp, "", Path(tempfile.mkdtemp(prefix="bench-hub-")))
+    proc, ready_s, port, base = hub.proc, hub.ready_after_s, hub.port, hub.url
     hub_workers = os.cpu_count() or 1
     report = {"machine": {"cpu_count": os.cpu_count(), "machine": platform.machine(),
                           "python": platform.python_version(), "runtime": select_runtime().name,
@@ -220,8 +207,8 @@ def main() -> int:
             classify_url = f"{base}/api/models/{m.name}/classify"
             infer_url = f"{base}/v2/models/{m.name}/infer"
             v2 = json.dumps(m.v2_body()).encode()
-            rest = http_latency(args.port, f"/api/models/{m.name}/classify", m.image, m.content_type, args.requests)
-            infer = http_latency(args.port, f"/v2/models/{m.name}/infer", v2, "application/json", args.requests)
+            rest = http_latency(port, f"/api/models/{m.name}/classify", m.image, m.content_type, args.requests)
+            infer = http_latency(port, f"/v2/models/{m.name}/infer", v2, "application/json", args.requests)
             entry = {"raw_invoke_ms": raw, "raw_preprocess_ms": pre, "rest_classify_ms": rest, "v2_infer_ms": infer,
                      "overhead_rest_p50_ms": round(rest["p50"] - raw["p50"] - pre["p50"], 3),
                      "overhead_v2_p50_ms": round(infer["p50"] - raw["p50"], 3),
@@ -235,8 +222,7 @@ def main() -> int:
             report["models"][m.name] = entry
         report["rss_mb_after_load"] = {"worker": worker_rss_mb(proc.pid), "all": rss_mb(proc.pid)}
     finally:
-        proc.terminate()
-        proc.wait(20)
+        hub.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     out = ROOT / "bench" / "results"

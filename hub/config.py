@@ -132,11 +132,11 @@ def _is_device_name(name: object) -> bool:
 
 
 def _coerce(key: str, value: Any, default: Any) -> Any:
-    """Check `value` has the type of the default; environment strings are parsed first."""
+    """Check `value` has the type of the default; strings (environment, lenient TOML) are parsed first."""
     if key == "edgetpu.devices":  # "auto", a list, or "usb:0, pci:0" from the environment
-        return _parse_env_string(key, value, default) if isinstance(value, str) else value
+        return _parse_string(key, value, default) if isinstance(value, str) else value
     if isinstance(value, str) and not isinstance(default, str):
-        value = _parse_env_string(key, value, default)
+        value = _parse_string(key, value, default)
     expected = type(default)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
@@ -151,7 +151,7 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
     return value
 
 
-def _parse_env_string(key: str, text: str, default: Any) -> Any:
+def _parse_string(key: str, text: str, default: Any) -> Any:
     if key == "edgetpu.devices":
         return "auto" if text.strip() == "auto" else [d.strip() for d in text.split(",") if d.strip()]
     try:
