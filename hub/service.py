@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import __version__
+from .adapters import audio
 from .adapters.classify import top_k
-from .adapters.image import preprocess
+from .adapters.image import preprocess, quantize
 from .config import Config
 from .engine import InvokeResult
 from .errors import BadInput, HubError
@@ -22,6 +23,30 @@ from .runtime.litert import Runtime, select_runtime
 from .metrics import RequestMetrics
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sound:
+    """A spoken answer as it arrived: a WAV file, or raw 16-bit PCM with its sample rate."""
+
+    data: bytes
+    sample_rate: int | None = None  # None: data is a WAV file
+
+    def samples(self) -> tuple:
+        if self.sample_rate is None:
+            return audio.decode_wav(self.data)
+        return audio.decode_pcm16(self.data, self.sample_rate)
+
+
+def audio_tensor(sound: Sound, spec, prep) -> "object":
+    """The recording as the model's input: the same features classroom-quantize trained on."""
+    params = audio.FeatureParams.from_json(prep.extra)
+    if tuple(spec.shape[1:]) != params.shape:
+        raise BadInput(f"the model takes {list(spec.shape)} but its manifest's audio features make "
+                       f"{list(params.shape)}; rebuild the model")
+    x, rate = sound.samples()
+    feats = audio.features(x, rate, params)  # already in [0, 1]
+    return quantize((feats * 255.0), spec, (0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -84,16 +109,25 @@ class Hub:
                             result.inference_ms / 1000)
         return entry, result
 
-    def classify(self, name: str, image: bytes, k: int, api: str = "rest") -> Classification:
+    def classify(self, name: str, media: bytes | Sound, k: int, api: str = "rest") -> Classification:
+        """A picture (bytes) or a recording (Sound) through the model's own preprocessing."""
         started = time.perf_counter()
         entry = self.registry.get(name)
         entry.require_ready()
         spec = entry.spec
         assert spec is not None
-        if spec.task != "image-classification":
-            raise BadInput(f"model {name!r} is a {spec.task} model; it does not take images")
+        is_sound = isinstance(media, Sound)
+        if spec.task == "image-classification" and is_sound:
+            raise BadInput(f"model {name!r} classifies pictures; send an image, not audio")
+        if spec.task == "audio-classification" and not is_sound:
+            raise BadInput(f"model {name!r} classifies recordings; send audio (a WAV), not an image")
+        if spec.task not in ("image-classification", "audio-classification"):
+            raise BadInput(f"model {name!r} is a {spec.task} model; use /v2 infer")
         try:
-            tensor = preprocess(image, spec.inputs[0], spec.preprocess, self.config.limits.max_image_pixels)
+            if is_sound:
+                tensor = audio_tensor(media, spec.inputs[0], spec.preprocess)
+            else:
+                tensor = preprocess(media, spec.inputs[0], spec.preprocess, self.config.limits.max_image_pixels)
         except HubError as exc:
             self.metrics.record(name, api, "none", exc.code)
             raise

@@ -1,106 +1,155 @@
-"""classroom-quantize: build a recipe into a served model (train, convert, measure, gate, write)."""
+"""classroom-quantize: make int8 models for the hub, measured and gated; check them for the Edge TPU.
+
+  build RECIPE          train a bundled recipe (digits, spoken-digits) and write models/NAME
+  convert MODEL         quantize your own Keras model (.keras, .h5 or SavedModel folder)
+  edgetpu-check FILE    op by op: what the Edge TPU takes, what compiler 16 refuses, and the fix
+  compile FILE          run edgetpu_compiler (when installed) and report what it mapped
+
+Exit codes: 0 done; 1 edgetpu-check found ops that stay on the CPU; 2 bad input or a failure;
+3 the accuracy gate refused to ship (nothing was written).
+"""
 from __future__ import annotations
 
 import argparse
-import hashlib
-import platform
+import json
 import sys
-import time
 from pathlib import Path
 
 from hub.errors import HubError
-from hub.manifest import SCHEMA_VERSION
 
 from .errors import GateRefused, QuantizeError
 
 
-def _step(message: str) -> None:
-    print(f"[classroom-quantize] {message}", flush=True)
+def _build(args) -> int:
+    from .build import BuildOptions, build_recipe
 
-
-def _seed_everything(seed: int) -> None:
-    import tensorflow as tf
-    import tf_keras as keras
-
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
-def build(recipe_name: str, out: Path, seed: int, max_drop: float, epochs: int | None) -> int:
-    from .recipes import RECIPES
-
-    if recipe_name not in RECIPES:
-        raise QuantizeError(f"unknown recipe {recipe_name!r}; known recipes: {', '.join(sorted(RECIPES))}")
-    recipe = RECIPES[recipe_name]
-    started = time.time()
-    import tensorflow as tf
-
-    from .convert import to_float32, to_full_int8
-    from .evaluate import evaluate
-    from .writer import file_entry, write_model
-
-    _seed_everything(seed)
-    data = recipe.load(seed)
-    _step(f"{recipe.name}: {len(data.x_train)} training and {len(data.x_test)} held-out samples ({data.source})")
-    model = recipe.build()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(data.x_train, data.y_train, epochs=epochs or recipe.epochs, batch_size=32, verbose=2,
-              validation_split=0.1)
-    shape = tuple(data.x_train.shape[1:])
-    _step("converting: float32 reference and full int8")
-    float_model = to_float32(model, shape)
-    rng = __import__("numpy").random.default_rng(seed)
-    calibration = data.x_train[rng.choice(len(data.x_train), size=min(300, len(data.x_train)), replace=False)]
-    int8_model = to_full_int8(model, shape, calibration)
-    _step("evaluating both in LiteRT on the held-out data")
-    f32 = evaluate(float_model, data.x_test, data.y_test)
-    q8 = evaluate(int8_model, data.x_test, data.y_test)
-    drop = (f32.accuracy - q8.accuracy) * 100
-    rows = [("variant", "accuracy", "size", "median invoke"),
-            ("float32", f"{f32.accuracy:.2%}", f"{len(float_model) / 1024:.1f} KB", f"{f32.median_invoke_ms:.3f} ms"),
-            ("int8", f"{q8.accuracy:.2%}", f"{len(int8_model) / 1024:.1f} KB", f"{q8.median_invoke_ms:.3f} ms")]
-    for row in rows:
-        print("  ".join(c.ljust(14) for c in row))
-    if drop > max_drop:
-        raise GateRefused(f"int8 lost {drop:.2f} points of accuracy against float (limit {max_drop}); "
-                          "nothing was written. Try more calibration data or quantization-aware training.")
-    data_hash = hashlib.sha256(data.x_train.tobytes() + data.y_train.tobytes()).hexdigest()
-    files = {f"{recipe.name}_int8.tflite": int8_model, f"{recipe.name}_float32.tflite": float_model}
-    manifest = {
-        "schema": SCHEMA_VERSION,
-        "name": recipe.name,
-        "task": recipe.task,
-        "labels": list(recipe.labels),
-        "input": {"shape": [1, *shape], "dtype": "int8", "preprocess": recipe.preprocess},
-        "variants": {
-            "cpu": file_entry(f"{recipe.name}_int8.tflite", int8_model, accuracy=round(q8.accuracy, 4),
-                              median_invoke_ms=round(q8.median_invoke_ms, 4)),
-            "float": file_entry(f"{recipe.name}_float32.tflite", float_model, accuracy=round(f32.accuracy, 4),
-                                median_invoke_ms=round(f32.median_invoke_ms, 4)),
-        },
-        "metrics": {"accuracy_drop_points": round(drop, 3), "held_out": len(data.x_test),
-                    "size_ratio_int8_to_float": round(len(int8_model) / len(float_model), 4)},
-        "provenance": {"recipe": recipe.name, "data": data.source, "data_sha256": data_hash, "seed": seed,
-                       "tensorflow": tf.__version__, "python": platform.python_version(),
-                       "built_in_s": round(time.time() - started, 1)},
-    }
-    folder = write_model(out, recipe.name, files, manifest)
-    _step(f"wrote {folder} (int8 {q8.accuracy:.2%}, drop {drop:.2f} points) in {time.time() - started:.0f} s")
+    build_recipe(args.recipe, BuildOptions(args.out, args.seed, args.max_drop, args.epochs, args.fine_tune_epochs,
+                                           args.data, not args.no_held_out, args.min_runtime, args.num_segments))
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="classroom-quantize", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="train a recipe and write its int8 model with a manifest")
-    b.add_argument("recipe", help="digits")
-    b.add_argument("--out", type=Path, default=Path("models"), help="models folder (default ./models)")
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--max-drop", type=float, default=1.0, help="refuse if int8 loses more accuracy points")
-    b.add_argument("--epochs", type=int, help="override the recipe's epochs")
-    args = parser.parse_args(argv)
+def _convert(args) -> int:
+    from .convert_user import ConvertOptions, convert_model
+
+    convert_model(ConvertOptions(args.model, args.calib, args.labels, args.out, args.eval, args.train,
+                                 tuple(args.input_range), args.task, args.seed, args.max_drop,
+                                 args.fine_tune_epochs, args.min_runtime, args.num_segments))
+    return 0
+
+
+def _check(args) -> int:
+    from .edgetpu import check, format_report
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise QuantizeError(f"{path} is not a file")
+    report = check(path)
+    print(json.dumps(report.to_json(), indent=2) if args.json else format_report(report))
+    return 0 if report.verdict in ("ready", "compiled") else 1
+
+
+def _compile(args) -> int:
+    from .compiler import compile_model
+    from .edgetpu import check, format_report
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise QuantizeError(f"{path} is not a file")
+    report = check(path)
+    print(format_report(report))
+    out = args.out or path.parent
+    result = compile_model(path, out, args.min_runtime, args.num_segments)
+    log = result.log
+    print(f"\ncompiled with edgetpu_compiler {log.version}: {log.ops_on_edgetpu} of {log.total_ops} ops on the "
+          f"Edge TPU, {log.subgraphs} subgraph(s), on-chip {log.on_chip_bytes} B, off-chip {log.off_chip_bytes} B")
+    print(f"wrote {result.output}")
+    if args.manifest:
+        _merge_into_manifest(Path(args.manifest), result)
+    return 0
+
+
+def _merge_into_manifest(manifest_path: Path, result) -> None:
+    """Add the compiled file as the model's edgetpu variant, with the compiler's log figures."""
+    from .writer import file_entry
+
+    data = json.loads(manifest_path.read_text())
+    target = manifest_path.parent / result.output.name
+    if result.output.resolve() != target.resolve():
+        target.write_bytes(result.content)
+    data.setdefault("variants", {})["edgetpu"] = file_entry(target.name, result.content)
+    data.setdefault("edgetpu", {})["compiler"] = {"status": "compiled", **result.log.to_json()}
+    tmp = manifest_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(manifest_path)
+    print(f"updated {manifest_path}")
+
+
+def _range(text: str) -> tuple[float, float]:
     try:
-        return build(args.recipe, args.out, args.seed, args.max_drop, args.epochs)
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("give LOW,HIGH, for example 0,1 or -1,1 or 0,255") from None
+    if hi <= lo:
+        raise argparse.ArgumentTypeError("HIGH must be above LOW")
+    return lo, hi
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="classroom-quantize", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(s):
+        s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--max-drop", type=float, default=1.0,
+                       help="refuse to ship when int8 loses more accuracy points than this (default 1.0)")
+        s.add_argument("--fine-tune-epochs", type=int, help="epochs of QAT, pruning and clustering fine-tuning")
+        s.add_argument("-m", "--min-runtime", type=int, help="passed to edgetpu_compiler -m")
+        s.add_argument("-n", "--num-segments", type=int, help="passed to edgetpu_compiler -n")
+
+    b = sub.add_parser("build", help="train a recipe and write its int8 model with a manifest and report")
+    b.add_argument("recipe", help="digits or spoken-digits")
+    b.add_argument("--out", type=Path, default=Path("models"), help="models folder (default ./models)")
+    b.add_argument("--data", type=Path, help="dataset folder (spoken-digits: default ../shared/data/fsdd)")
+    b.add_argument("--epochs", type=int, help="override the recipe's training epochs")
+    b.add_argument("--no-held-out", action="store_true", help="skip the held-out speaker model (faster)")
+    common(b)
+    b.set_defaults(func=_build)
+
+    c = sub.add_parser("convert", help="quantize your own Keras model for the hub")
+    c.add_argument("model", type=Path, help=".keras or .h5 file, or a SavedModel folder")
+    c.add_argument("--calib", type=Path, required=True,
+                   help="representative data: a folder of images or WAVs, or an .npy of model inputs")
+    c.add_argument("--labels", type=Path, required=True, help="labels file, one per line (or Coral's 'N label')")
+    c.add_argument("--out", type=Path, required=True, help="the model folder to write, e.g. models/leaves")
+    c.add_argument("--eval", type=Path, help="labelled folder (one subfolder per label) to measure and gate")
+    c.add_argument("--train", type=Path, help="labelled folder for QAT, pruning and clustering fine-tuning")
+    c.add_argument("--input-range", type=_range, default=(0.0, 1.0),
+                   help="real values the model expects for pixel 0 and 255 (default 0,1)")
+    c.add_argument("--task", choices=["image-classification", "audio-classification"],
+                   help="default: from the calibration files")
+    common(c)
+    c.set_defaults(func=_convert)
+
+    e = sub.add_parser("edgetpu-check", help="what of this .tflite the Edge TPU would run, op by op")
+    e.add_argument("file")
+    e.add_argument("--json", action="store_true", help="print the report as JSON")
+    e.set_defaults(func=_check)
+
+    k = sub.add_parser("compile", help="run edgetpu_compiler when it is installed")
+    k.add_argument("file")
+    k.add_argument("--out", type=Path, help="output folder (default: beside the file)")
+    k.add_argument("--manifest", help="a model's manifest.json to add the edgetpu variant to")
+    k.add_argument("-m", "--min-runtime", type=int, help="edgetpu_compiler -m")
+    k.add_argument("-n", "--num-segments", type=int, help="edgetpu_compiler -n")
+    k.set_defaults(func=_compile)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
     except ImportError as exc:
         print(f"error: {exc.name or exc} is missing; install the quantize extra: pip install -e '.[quantize]'",
               file=sys.stderr)
@@ -108,6 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     except HubError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 3 if isinstance(exc, GateRefused) else 2
+    except BrokenPipeError:  # `| head` closed the pipe: not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted; nothing was written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,0 +1,98 @@
+"""report.json, report.md and report.png (accuracy against size) beside the model they describe."""
+from __future__ import annotations
+
+import io
+import json
+
+from .pipeline import Outcome
+
+
+def report_json(outcome: Outcome, manifest: dict) -> bytes:
+    data = {"name": outcome.name, "shipped": outcome.shipped.name,
+            "accuracy_drop_points": round(outcome.drop_points, 3),
+            "variants": [r.to_json() for r in outcome.results], "held_out_group": outcome.held_out,
+            "edgetpu": outcome.edgetpu, "provenance": manifest.get("provenance", {})}
+    return (json.dumps(data, indent=2) + "\n").encode()
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2%}"
+
+
+def report_md(outcome: Outcome, manifest: dict) -> bytes:
+    ref, shipped = outcome.float_result, outcome.shipped
+    prov = manifest.get("provenance", {})
+    lines = [f"# {outcome.name}: quantization report", "",
+             f"Shipped: **{shipped.name}** ({shipped.description}), {_pct(shipped.accuracy)} on held-out data "
+             f"against float32 {_pct(ref.accuracy)} (drop {outcome.drop_points:.2f} points); "
+             f"{shipped.size / 1024:.1f} KB = {shipped.size / ref.size:.3f} of float32.", "",
+             f"Data: {prov.get('data', '')}. Split: {prov.get('split', '')}. Seed {prov.get('seed', '')}. "
+             f"Built with {prov.get('converter', '')}, evaluated in {prov.get('evaluated_with', '')} "
+             f"(one thread) on {prov.get('machine', '')}.", "",
+             "| variant | accuracy | agreement with float32 | size | gzip | median invoke |",
+             "|---|---|---|---|---|---|"]
+    for r in outcome.results:
+        if not r.content:
+            lines.append(f"| {r.name} | skipped: {r.skipped} | | | | |")
+            continue
+        mark = " (shipped)" if r is shipped else ""
+        lines.append(f"| {r.name}{mark} | {_pct(r.accuracy)} | {_pct(r.agreement)} | {r.size / 1024:.1f} KB | "
+                     f"{r.gzip_size / 1024:.1f} KB | {r.median_invoke_ms:.4f} ms |")
+    made = [r for r in outcome.results if r.content and r.conditions]
+    if made:
+        names = list(made[0].conditions)
+        lines += ["", "## Classroom conditions (accuracy on the held-out data, degraded)", "",
+                  "| variant | clean | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
+        for r in made:
+            lines.append(f"| {r.name} | {_pct(r.accuracy)} | " + " | ".join(_pct(r.conditions[n]) for n in names) + " |")
+    if outcome.held_out:
+        h = outcome.held_out
+        lines += ["", f"## Held-out group: {h['name']}", "",
+                  f"A second model trained without them: float32 {_pct(h.get('float32'))}, "
+                  f"int8 {_pct(h.get('int8'))} on {h.get('samples')} recordings."]
+    speed = {r.name: r.median_invoke_ms for r in outcome.results if r.content}
+    if speed.get("float32") and shipped.median_invoke_ms and shipped.median_invoke_ms > speed["float32"]:
+        lines += ["", "## Why int8 is slower here",
+                  f"int8 invokes in {shipped.median_invoke_ms:.4f} ms against float32 {speed['float32']:.4f} ms. "
+                  "The model is so small that fixed costs per op (requantizing outputs, int8 kernel set-up) "
+                  "outweigh the arithmetic saved; on a Pi's Cortex-A cores and on the Edge TPU int8 still wins."]
+    et = outcome.edgetpu
+    if et:
+        check = et.get("check", {})
+        comp = et.get("compiler", {})
+        lines += ["", "## Edge TPU", "",
+                  f"Our check: **{check.get('verdict')}**: {check.get('summary')}."]
+        lines += [f"- problem: {p}" for p in check.get("problems", [])]
+        if comp.get("status") == "compiled":
+            lines.append(f"Compiled with edgetpu_compiler {comp.get('version')}: {comp.get('ops_on_edgetpu')} of "
+                         f"{comp.get('total_ops')} ops on the Edge TPU, on-chip {comp.get('on_chip_bytes')} B, "
+                         f"off-chip {comp.get('off_chip_bytes')} B.")
+        else:
+            lines.append(f"Compiler: {comp.get('status')}. {comp.get('note') or comp.get('error') or ''}")
+    lines += ["", "![accuracy against size](report.png)", ""]
+    return "\n".join(lines).encode()
+
+
+def report_png(outcome: Outcome) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = [r for r in outcome.results if r.content and r.accuracy is not None]
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for r in made:
+        colour = "#c0392b" if r is outcome.shipped else ("#2c3e50" if r.int8 else "#7f8c8d")
+        ax.scatter(r.size / 1024, r.accuracy * 100, s=60 if r is outcome.shipped else 36, color=colour, zorder=3)
+        ax.annotate(r.name, (r.size / 1024, r.accuracy * 100), textcoords="offset points", xytext=(5, 4),
+                    fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("file size (KB, log scale)")
+    ax.set_ylabel("held-out accuracy (%)")
+    ax.set_title(f"{outcome.name}: every variant, accuracy against size")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
