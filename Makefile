@@ -12,7 +12,7 @@ help:
 	@echo "make test     install the hub, test tools and TensorFlow into $(VENV), run pytest"
 	@echo "make install  create $(VENV) and install the hub only (what a Pi needs)"
 	@echo "make bench    run the serving benchmark (bench/serve.py)"
-	@echo "make models   rebuild models/digits with classroom-quantize (needs the quantize extra)"
+	@echo "make models   rebuild models/digits and models/spoken-digits with classroom-quantize (needs the quantize extra)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,7 @@ bench: install-dev
 
 models: install-dev
 	$(BIN)/classroom-quantize build digits --out models
+	$(BIN)/classroom-quantize build spoken-digits --out models
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache test-artifacts

@@ -3,6 +3,10 @@
 The hub turns a photo or a canvas drawing into the same thing (bright strokes, cropped,
 4x4-block counts), so the model sees at serve time what it saw in training. Inputs are
 scaled to [0, 1] here (value_range [0, 1] in the manifest), so every layer can be quantized.
+
+No augmentation, on purpose: shifted and faded copies raised held-out accuracy (99.7%) but
+lowered what counts, drawings read through the hub (95% to 88%), because the hub already
+centres, binarises and thickens strokes; shifted training digits only taught a different input.
 """
 from __future__ import annotations
 
@@ -26,22 +30,10 @@ def load_digits_dataset(seed: int, data_dir: Path | None = None) -> Dataset:
     x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.2, stratify=y, random_state=seed)
     x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=0.1, stratify=y_rest,
                                                       random_state=seed)
-    x_train, y_train = augment(x_train, y_train, seed)
     return Dataset(x_train, y_train, x_val, y_val, x_test, y_test,
                    "sklearn.datasets.load_digits (UCI optdigits), 80/20 stratified, 10% of train for validation",
                    conditions=image_conditions(x_test, (0.0, 1.0), seed),
                    split="stratified 20% held out")
-
-
-def augment(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One shifted-by-a-pixel and one thinner/fainter copy of each digit: drawings vary like that."""
-    rng = np.random.default_rng(seed)
-    shifted = np.empty_like(x)
-    for i, img in enumerate(x):
-        dy, dx = rng.integers(-1, 2, size=2)
-        shifted[i] = np.roll(np.roll(img, dy, axis=0), dx, axis=1)
-    faint = np.clip(x * rng.uniform(0.6, 1.0, size=(len(x), 1, 1, 1)).astype(np.float32), 0, 1)
-    return np.concatenate([x, shifted, faint]), np.concatenate([y, y, y])
 
 
 def build_digits_model():
