@@ -81,13 +81,20 @@ def report_png(outcome: Outcome) -> bytes:
 
     made = [r for r in outcome.results if r.content and r.accuracy is not None]
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    groups: dict[tuple[float, float], list] = {}  # variants that land on the same spot share one label
     for r in made:
-        colour = "#c0392b" if r is outcome.shipped else ("#2c3e50" if r.int8 else "#7f8c8d")
-        ax.scatter(r.size / 1024, r.accuracy * 100, s=60 if r is outcome.shipped else 36, color=colour, zorder=3)
-        ax.annotate(r.name, (r.size / 1024, r.accuracy * 100), textcoords="offset points", xytext=(5, 4),
-                    fontsize=8)
-    ax.set_xscale("log")
-    ax.set_xlabel("file size (KB, log scale)")
+        key = (round(r.size / 1024 / 20) * 20, round(r.accuracy * 100, 2))  # within 20 KB: one spot
+        groups.setdefault(key, []).append(r)
+    for (size_kb, accuracy), members in groups.items():
+        shipped = any(r is outcome.shipped for r in members)
+        colour = "#c0392b" if shipped else ("#2c3e50" if members[0].int8 else "#7f8c8d")
+        size_kb = members[0].size / 1024
+        ax.scatter(size_kb, accuracy, s=70 if shipped else 40, color=colour, zorder=3)
+        names = "\n".join(r.name + (" (shipped)" if r is outcome.shipped else "") for r in members)
+        ax.annotate(names, (size_kb, accuracy), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_xlim(0, max(r.size for r in made) / 1024 * 1.3)
+    ax.margins(y=0.15)
+    ax.set_xlabel("file size (KB)")
     ax.set_ylabel("held-out accuracy (%)")
     ax.set_title(f"{outcome.name}: every variant, accuracy against size")
     ax.grid(True, which="both", alpha=0.3)

@@ -192,3 +192,24 @@ def test_compile_wrapper_reports_the_compilers_own_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     with pytest.raises(QuantizeError, match="TRANSPOSE_CONV' version '4'"):
         compile_model(DIGITS_INT8, tmp_path / "out")
+
+
+def test_compile_into_a_manifest_adds_the_edgetpu_variant_the_hub_reads(tmp_path, monkeypatch, coral):
+    """`compile --manifest`: the compiled file joins the model folder, with the compiler's figures."""
+    import json
+    import shutil
+
+    from hub.manifest import read_spec
+
+    folder = tmp_path / "digits"
+    shutil.copytree(BUNDLED / "digits", folder)
+    bin_dir = _stand_in(tmp_path, "success_v16.log", coral / "mobilenet_v1_0.25_128_quant_edgetpu.tflite")
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    done = subprocess.run([sys.executable, "-m", "quantize.cli", "compile", str(folder / "digits_int8.tflite"),
+                           "--manifest", str(folder / "manifest.json")], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["variants"]["edgetpu"]["file"] == "digits_int8_edgetpu.tflite"
+    assert manifest["edgetpu"]["compiler"]["version"] == "16.0.384591198"
+    assert read_spec(folder).variants["edgetpu"].sha256 == manifest["variants"]["edgetpu"]["sha256"]
