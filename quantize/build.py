@@ -8,10 +8,21 @@ from pathlib import Path
 
 from . import progress
 from .errors import QuantizeError
-from .pipeline import (Outcome, calibration_set, choose_and_gate, edgetpu_section, environment, make_variants,
-                       manifest_for, measure, print_summary, seed_everything, train)
-from .variants import convert
 from .evaluate import evaluate
+from .pipeline import (
+    Outcome,
+    calibration_set,
+    choose_and_gate,
+    edgetpu_section,
+    environment,
+    make_variants,
+    manifest_for,
+    measure,
+    print_summary,
+    seed_everything,
+    train,
+)
+from .variants import convert
 from .writer import file_entry, write_model
 
 

@@ -103,8 +103,8 @@ def parse_log(text: str) -> CompilerLog:
             in_table = True
         elif in_table and (m := re.match(r"([A-Z][A-Z0-9_]*)\s+(\d+)\s+(\S.*)$", line)):
             log.operators.append(OperatorRow(m.group(1), int(m.group(2)), m.group(3).strip()))
-        elif line.startswith("ERROR:") or line.startswith("Invalid model") or line.startswith("Model could not be")\
-                or "Internal compiler error" in line or line.startswith("Compilation failed"):
+        elif line.startswith(("ERROR:", "Invalid model", "Model could not be", "Compilation failed")) \
+                or "Internal compiler error" in line:
             log.errors.append(line)
     if log.success and log.total_ops is not None and log.ops_on_edgetpu is None:
         # the compiler prints the two counts only when some ops stay on the CPU

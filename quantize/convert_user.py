@@ -22,8 +22,18 @@ from hub.manifest import NAME_PATTERN, parse_labels
 from . import progress
 from .conditions import AUDIO_SNRS_DB, image_conditions, mix_at_snr, pink_noise
 from .errors import GateRefused, QuantizeError
-from .pipeline import (Outcome, calibration_set, choose_and_gate, edgetpu_section, environment, make_variants,
-                       manifest_for, measure, print_summary, seed_everything)
+from .pipeline import (
+    Outcome,
+    calibration_set,
+    choose_and_gate,
+    edgetpu_section,
+    environment,
+    make_variants,
+    manifest_for,
+    measure,
+    print_summary,
+    seed_everything,
+)
 from .recipes.base import Dataset
 from .writer import file_entry
 
@@ -84,13 +94,13 @@ def load_model(path: Path):
             raise QuantizeError(f"{path} is a folder but not a SavedModel (no saved_model.pb)")
         try:
             return keras.models.load_model(str(path), compile=False), True
-        except Exception:  # a SavedModel that Keras did not write: convert its signature instead
+        except Exception:  # noqa: BLE001 - a SavedModel Keras did not write: convert its signature instead
             return SavedModelFunction(path), False
     if path.suffix not in (".keras", ".h5", ".hdf5"):
         raise QuantizeError(f"{path.name}: give a .keras or .h5 file, or a SavedModel folder")
     try:
         model = keras.models.load_model(str(path), compile=False)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - Keras raises many types; the message is what helps
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "Unknown layer" in text or "Could not locate class" in text:
             raise QuantizeError(f"{path.name} uses a layer this converter does not know ({text}); "
@@ -119,8 +129,8 @@ def _all_layers(model):
             yield from _all_layers(layer)
 
 
-def input_shape_of(model, is_keras: bool) -> tuple[int, ...]:
-    shape = tuple(model.input_shape if is_keras else model.input_shape)
+def input_shape_of(model) -> tuple[int, ...]:
+    shape = tuple(model.input_shape)  # Keras models and SavedModelFunction both say it
     if isinstance(shape[0], tuple):
         raise QuantizeError("the model has several inputs; the hub serves one-input classifiers")
     dims = shape[1:]
@@ -240,7 +250,7 @@ def convert_model(options: ConvertOptions) -> Outcome:
     model, is_keras = load_model(options.model)
     if is_keras:
         check_layers(model)
-    shape = input_shape_of(model, is_keras)
+    shape = input_shape_of(model)
     params = FeatureParams()
     if is_keras and model.output_shape[-1] != len(labels):
         raise QuantizeError(f"the model has {model.output_shape[-1]} outputs but {options.labels.name} "

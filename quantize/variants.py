@@ -7,8 +7,8 @@ tensorflow-model-optimization, which only works on tf-keras (TF_USE_LEGACY_KERAS
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -56,7 +56,7 @@ def _representative(samples: np.ndarray) -> Callable[[], Iterator[list[np.ndarra
 def _convert(converter, what: str) -> bytes:
     try:
         return converter.convert()
-    except Exception as exc:  # the converter raises many types; name the step and the cause
+    except Exception as exc:  # noqa: BLE001 - the converter raises many types; name the step and the cause
         first = str(exc).strip().splitlines()[0][:400] if str(exc).strip() else type(exc).__name__
         raise QuantizeError(f"the TFLite converter could not make the {what} model: {first}") from None
 

@@ -8,7 +8,14 @@ import wave
 import numpy as np
 import pytest
 
-from hub.adapters.audio import FeatureParams, decode_pcm16, decode_wav, features, fit_clip, resample
+from hub.adapters.audio import (
+    FeatureParams,
+    decode_pcm16,
+    decode_wav,
+    features,
+    fit_clip,
+    resample,
+)
 from hub.errors import BadInput
 from tests.conftest import SHARED
 
@@ -123,3 +130,16 @@ def test_fsdd_recordings_decode():
         x, rate = decode_wav(path.read_bytes())
         assert rate == 8000 and 0.05 < len(x) / rate < 3
         assert features(x, rate, PARAMS).shape == PARAMS.shape
+
+
+def test_training_and_the_hub_compute_identical_features():
+    """The recipe's featuriser and the hub's serving path must not drift apart."""
+    folder = SHARED / "data" / "fsdd" / "recordings"
+    if not folder.is_dir():
+        pytest.skip(f"the Free Spoken Digit Dataset is not in {folder} (../shared is absent)")
+    from quantize.recipes import spoken_digits
+
+    for path in sorted(folder.glob("3_*_7.wav")):
+        trained_on = spoken_digits._featurise([spoken_digits._waveform(path)])[0]
+        x, rate = decode_wav(path.read_bytes())
+        assert np.array_equal(trained_on, features(x, rate, spoken_digits.PARAMS))

@@ -178,6 +178,7 @@ def test_convert_without_eval_gates_on_agreement_and_skips_training_variants(use
     skipped = {v["name"]: v["skipped"] for v in report["variants"] if v["skipped"]}
     assert set(skipped) == {"qat-int8", "pruned-int8", "clustered-int8"}
     assert all("--train" in why for why in skipped.values())
+    assert cv2.imdecode(np.frombuffer((out / "report.png").read_bytes(), np.uint8), cv2.IMREAD_COLOR) is not None
 
 
 @pytest.mark.parametrize("case,fragment", [

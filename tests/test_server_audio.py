@@ -1,9 +1,6 @@
 """Spoken answers over REST: the committed spoken-digits model, real WAVs, the real server."""
 from __future__ import annotations
 
-import io
-import wave
-
 import numpy as np
 import pytest
 

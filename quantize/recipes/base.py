@@ -1,9 +1,9 @@
 """What a recipe is: a dataset with its splits and classroom conditions, a model, how to train it."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
