@@ -61,6 +61,21 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class TeacherConfig:
+    pin: str = ""  # 4-12 digits; empty: one is generated at first start, printed once, stored hashed
+    login_attempts: int = 5  # wrong PINs from one address before it must wait
+    lockout_s: float = 60.0  # the wait, doubled after each further wrong PIN
+    session_hours: float = 12.0  # a teacher's login lasts this long (a school day)
+
+
+@dataclass(frozen=True)
+class ClassroomConfig:
+    data_dir: str = "data"  # the hashed PIN (and nothing about pupils) is kept here
+    max_students: int = 60  # tablets that may join one class
+    public_url: str = ""  # the address tablets use, shown on the kiosk and its QR code; empty: guessed
+
+
+@dataclass(frozen=True)
 class TestingConfig:
     """Seams for exercising Edge TPU paths on machines without one. Off in production."""
 
@@ -76,6 +91,8 @@ class Config:
     edgetpu: EdgeTpuConfig = field(default_factory=EdgeTpuConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    classroom: ClassroomConfig = field(default_factory=ClassroomConfig)
     testing: TestingConfig = field(default_factory=TestingConfig)
     source: str = "defaults"
 
@@ -94,6 +111,8 @@ _SECTION_TYPES = {
     "edgetpu": EdgeTpuConfig,
     "limits": LimitsConfig,
     "logging": LoggingConfig,
+    "teacher": TeacherConfig,
+    "classroom": ClassroomConfig,
     "testing": TestingConfig,
 }
 
@@ -121,6 +140,14 @@ _RULES: dict[str, tuple] = {
         "one of DEBUG, INFO, WARNING, ERROR",
     ),
     "testing.simulated_edgetpu": (lambda v: 0 <= v <= 8, "a count from 0 to 8"),
+    "teacher.pin": (lambda v: v == "" or (v.isdigit() and 4 <= len(v) <= 12),
+                    'empty (generate one) or 4 to 12 digits, quoted: pin = "4821"'),
+    "teacher.login_attempts": (lambda v: 1 <= v <= 100, "a count from 1 to 100"),
+    "teacher.lockout_s": (lambda v: 1 <= v <= 3600, "seconds from 1 to 3600"),
+    "teacher.session_hours": (lambda v: 0.1 <= v <= 168, "hours from 0.1 to 168"),
+    "classroom.max_students": (lambda v: 1 <= v <= 500, "a count from 1 to 500"),
+    "classroom.public_url": (lambda v: v == "" or v.startswith(("http://", "https://")),
+                             'empty, or the address tablets type, like "http://hub.local:8080"'),
 }
 
 
@@ -207,7 +234,7 @@ def _env_values(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
         rest = name[len(ENV_PREFIX):].lower()
         section = next((s for s in _SECTION_TYPES if rest.startswith(s + "_")), None)
         if section is None:
-            continue  # other CLASSROOM_HUB_* variables (e.g. TEACHER_PIN) belong to other parts
+            continue  # other CLASSROOM_HUB_* variables belong to other parts
         found.setdefault(section, {})[rest[len(section) + 1:]] = value
     return found
 

@@ -53,6 +53,35 @@ class PayloadTooLarge(BadInput):
     code = "payload_too_large"
 
 
+class Unauthorized(HubError):
+    """No teacher login, or a wrong PIN."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class TooManyAttempts(HubError):
+    """Too many wrong PINs from one address: wait, then try again."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message, retry_after_s=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+class ClassStateError(HubError):
+    """The request does not fit the class as it is (no class running, already running, paused)."""
+
+    status = 409
+    code = "conflict"
+
+    def __init__(self, message: str, code: str = "conflict") -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class BackendUnavailable(HubError):
     """The model exists but cannot run here now (failed, loading, or needs a missing TPU)."""
 

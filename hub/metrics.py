@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from typing import Iterable
 
 BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -40,6 +40,7 @@ class RequestMetrics:
         self._lock = threading.Lock()
         self.requests: dict[tuple[str, str, str, str], int] = defaultdict(int)
         self.latency: dict[tuple[str, str, str], Histogram] = defaultdict(Histogram)
+        self._recent: dict[str, deque] = defaultdict(lambda: deque(maxlen=200))  # the dashboard's live view
 
     def record(self, model: str, api: str, backend: str, outcome: str,
                total_s: float | None = None, inference_s: float | None = None) -> None:
@@ -47,8 +48,18 @@ class RequestMetrics:
             self.requests[(model, api, backend, outcome)] += 1
             if total_s is not None:
                 self.latency[(model, backend, "total")].observe(total_s)
+                self._recent[model].append(total_s)
             if inference_s is not None:
                 self.latency[(model, backend, "inference")].observe(inference_s)
+
+    def recent(self, model: str) -> dict:
+        """Median and 95th percentile of the last 200 requests' time in the hub, in ms."""
+        with self._lock:
+            values = sorted(self._recent.get(model, ()))
+        if not values:
+            return {"p50_ms": None, "p95_ms": None, "n": 0}
+        pick = lambda q: round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 2)  # noqa: E731
+        return {"p50_ms": pick(0.5), "p95_ms": pick(0.95), "n": len(values)}
 
     def render(self) -> list[str]:
         with self._lock:

@@ -115,7 +115,9 @@ class HubProcess:
         self._log.close()
 
 
+TEACHER_PIN = "2468"
 BASE_CONFIG = {
+    "teacher": {"pin": TEACHER_PIN},
     "models": {"scan_interval_s": 0.2, "settle_s": 0.3},
     "engine": {"cpu_workers": 2},
     "edgetpu": {"probe_interval_s": 0.3},
@@ -145,6 +147,7 @@ def start_hub(tmp_path: Path):
         merged = {name: dict(keys) for name, keys in BASE_CONFIG.items()}
         for name, keys in sections.items():
             merged.setdefault(name, {}).update(keys)
+        merged.setdefault("classroom", {}).setdefault("data_dir", str(tmp_path / "hub-data"))
         hub = HubProcess(models, toml_text(merged), tmp_path)
         started.append(hub)
         return hub

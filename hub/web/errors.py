@@ -9,7 +9,7 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from ..errors import HubError, Overloaded
+from ..errors import HubError, Overloaded, TooManyAttempts
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def hub_error_response(exc: HubError):
     response = jsonify(exc.to_json())
     response.status_code = exc.status
-    if isinstance(exc, Overloaded):
+    if isinstance(exc, (Overloaded, TooManyAttempts)):
         response.headers["Retry-After"] = str(exc.retry_after_s)
     return response
 

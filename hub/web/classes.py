@@ -1,0 +1,120 @@
+"""/api/teacher and /api/classes: the teacher's login and class controls (REST)."""
+from __future__ import annotations
+
+import io
+from functools import wraps
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from ..classroom.service import ClassroomService
+from ..errors import BadInput, Unauthorized
+
+bp = Blueprint("classes", __name__, url_prefix="/api")
+COOKIE = "hub_teacher"
+
+
+def classroom() -> ClassroomService:
+    return current_app.extensions["classroom"]
+
+
+def teacher_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:].strip()
+    return request.cookies.get(COOKIE)
+
+
+def teacher_only(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not classroom().auth.check(teacher_token()):
+            raise Unauthorized("log in as the teacher first (POST /api/teacher/login with the PIN)")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.post("/teacher/login")
+def login():
+    body = request.get_json(silent=True) or {}
+    pin = body.get("pin")
+    if not isinstance(pin, str):
+        raise BadInput('send {"pin": "1234"}')
+    token = classroom().auth.login(pin, request.remote_addr or "?")
+    response = jsonify({"ok": True, "token": token})
+    hours = classroom().config.teacher.session_hours
+    response.set_cookie(COOKIE, token, max_age=int(hours * 3600), httponly=True, samesite="Strict",
+                        secure=request.is_secure)
+    return response
+
+
+@bp.post("/teacher/logout")
+def logout():
+    classroom().auth.logout(teacher_token())
+    response = jsonify({"ok": True})
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@bp.get("/teacher/session")
+def session():
+    return jsonify({"teacher": classroom().auth.check(teacher_token())})
+
+
+@bp.post("/classes")
+@teacher_only
+def start_class():
+    room = classroom().start_class()
+    return jsonify({"code": room.code, **room.snapshot()}), 201
+
+
+@bp.get("/classes/current")
+@teacher_only
+def current():
+    return jsonify(classroom().classes.require().snapshot())
+
+
+@bp.get("/classes/current/public")
+def public():
+    """What the kiosk shows: the code and anonymous figures; no names."""
+    room = classroom().classes.current
+    return jsonify(room.figures() if room else {"code": None})
+
+
+@bp.post("/classes/current/pause")
+@teacher_only
+def pause():
+    return jsonify(classroom().set_paused(True).figures())
+
+
+@bp.post("/classes/current/resume")
+@teacher_only
+def resume():
+    return jsonify(classroom().set_paused(False).figures())
+
+
+@bp.post("/classes/current/kick")
+@teacher_only
+def kick():
+    body = request.get_json(silent=True) or {}
+    student_id = body.get("student_id")
+    if not isinstance(student_id, str):
+        raise BadInput('send {"student_id": "..."}')
+    return jsonify({"kicked": classroom().kick(student_id).id})
+
+
+@bp.get("/classes/current/export.csv")
+@teacher_only
+def export():
+    room = classroom().classes.require()
+    return Response(io.StringIO(room.csv()).getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="class-{room.code}.csv"',
+                             "Cache-Control": "no-store"})
+
+
+@bp.post("/classes/current/end")
+@teacher_only
+def end():
+    """End the class: every tablet is told and released, and its answers are deleted."""
+    room = classroom().end_class()
+    return jsonify({"ended": room.code, "deleted_answers": sum(len(s.answers) for s in room.students.values())})

@@ -1,0 +1,34 @@
+// The kiosk: the class code, a QR code to join, anonymous class figures and the hub's state.
+"use strict";
+const $ = (id) => document.getElementById(id);
+let shownCode = undefined;
+
+async function refresh() {
+  try {
+    const c = await (await fetch("/api/classes/current/public", { cache: "no-store" })).json();
+    const running = !!c.code;
+    $("waiting").classList.toggle("hidden", running);
+    $("running").classList.toggle("hidden", !running);
+    if (c.code !== shownCode) {
+      shownCode = c.code;
+      const qr = await fetch("/api/classes/current/qr.svg", { cache: "no-store" });
+      $("url").textContent = (qr.headers.get("X-Join-Url") || location.origin).split("?")[0];
+      $("qr").src = URL.createObjectURL(await qr.blob());
+    }
+    if (running) {
+      $("code").textContent = c.code;
+      $("tablets").textContent = c.tablets;
+      $("answers").textContent = c.answers;
+      $("accuracy").textContent = c.accuracy == null ? "—" : `${Math.round(c.accuracy * 100)}%`;
+      $("paused").classList.toggle("hidden", !c.paused);
+    }
+    const models = await (await fetch("/api/models", { cache: "no-store" })).json();
+    const ready = models.filter((m) => m.status === "ready");
+    const onTpu = ready.filter((m) => m.backend === "edgetpu").length;
+    $("status").textContent = `Hub ready: ${ready.length} model(s), ${onTpu ? onTpu + " on the Edge TPU" : "on the CPU"}`;
+  } catch (e) {
+    $("status").textContent = "The hub is not answering…";
+  }
+}
+refresh();
+setInterval(refresh, 2000);

@@ -1,0 +1,202 @@
+// The student app: join, multiplication flashcards answered by writing or speaking, "what is this?".
+// Pictures and recordings go to the hub over Socket.IO and are never stored anywhere.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const socket = io("/class", { transports: ["websocket", "polling"] });
+let question = null;
+let shownAt = 0;
+let mode = "handwriting";
+let spoken = "";
+const BOXES = 3;
+
+function ask(event, data) {
+  return new Promise((resolve) => socket.timeout(15000).emit(event, data, (err, reply) => {
+    resolve(err ? { error: "the hub did not answer; check the Wi-Fi", code: "timeout" } : reply);
+  }));
+}
+
+// --- join -------------------------------------------------------------------------------------
+const params = new URLSearchParams(location.search);
+if (params.get("code")) $("code").value = params.get("code").toUpperCase();
+$("nickname").value = localStorage.getItem("nickname") || "";
+
+async function join() {
+  $("join-error").textContent = "";
+  const reply = await ask("join", { code: $("code").value.trim().toUpperCase(), nickname: $("nickname").value.trim() });
+  if (reply.error) { $("join-error").textContent = reply.error; return; }
+  localStorage.setItem("nickname", reply.nickname);
+  $("me").textContent = reply.nickname;
+  $("join").classList.add("hidden");
+  $("play").classList.remove("hidden");
+  show(reply.question);
+  setPaused(reply.paused);
+  loadImageModels();
+}
+$("join-button").addEventListener("click", join);
+
+function show(q) {
+  question = q;
+  shownAt = performance.now();
+  $("question").textContent = `${q.a} × ${q.b} = ?`;
+  $("level").textContent = `Level ${q.level}`;
+  clearAnswer();
+}
+
+function setPaused(paused) {
+  $("check").disabled = paused;
+  $("play-error").textContent = paused ? "The teacher has paused the class." : "";
+}
+
+socket.on("class_state", (s) => setPaused(s.state === "paused"));
+socket.on("class_ended", (m) => bye(m.message));
+socket.on("kicked", (m) => bye(m.message));
+function bye(text) {
+  $("play").classList.add("hidden");
+  $("join").classList.add("hidden");
+  $("bye").classList.remove("hidden");
+  $("bye-text").textContent = text;
+}
+
+// --- writing: one canvas per digit --------------------------------------------------------------
+const canvases = [];
+for (let i = 0; i < BOXES; i++) {
+  const c = document.createElement("canvas");
+  c.className = "digit";
+  c.width = 150; c.height = 190;
+  c.dataset.empty = "1";
+  $("boxes").appendChild(c);
+  canvases.push(c);
+  const ctx = c.getContext("2d");
+  ctx.lineCap = "round"; ctx.lineJoin = "round"; ctx.lineWidth = 14; ctx.strokeStyle = "#111";
+  let drawing = false;
+  const at = (e) => { const r = c.getBoundingClientRect(); return [(e.clientX - r.left) * c.width / r.width, (e.clientY - r.top) * c.height / r.height]; };
+  c.addEventListener("pointerdown", (e) => { drawing = true; c.setPointerCapture(e.pointerId); const [x, y] = at(e); ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + 0.1, y + 0.1); ctx.stroke(); c.dataset.empty = "0"; });
+  c.addEventListener("pointermove", (e) => { if (!drawing) return; const [x, y] = at(e); ctx.lineTo(x, y); ctx.stroke(); });
+  c.addEventListener("pointerup", () => { drawing = false; });
+  c.addEventListener("pointercancel", () => { drawing = false; });
+}
+
+function clearAnswer() {
+  for (const c of canvases) {
+    const ctx = c.getContext("2d");
+    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, c.width, c.height);
+    c.dataset.empty = "1";
+  }
+  spoken = "";
+  $("said").textContent = "";
+  $("feedback").textContent = "";
+  $("feedback").className = "feedback";
+}
+$("clear").addEventListener("click", clearAnswer);
+
+const png = (c) => new Promise((resolve) => c.toBlob((b) => b.arrayBuffer().then(resolve), "image/png"));
+
+async function readHandwriting() {
+  let digits = "";
+  for (const c of canvases) {
+    if (c.dataset.empty === "1") continue;
+    const reply = await ask("classify", { model: "digits", image: await png(c), top_k: 1 });
+    if (reply.error) throw new Error(reply.error);
+    digits += reply.predictions[0].label;
+  }
+  return digits;
+}
+
+async function check() {
+  $("check").disabled = true;
+  try {
+    const given = mode === "speech" ? spoken : await readHandwriting();
+    if (!given) { $("feedback").textContent = mode === "speech" ? "Say your answer first" : "Write your answer first"; return; }
+    const reply = await ask("answer", { a: question.a, b: question.b, given, mode, response_ms: Math.round(performance.now() - shownAt) });
+    if (reply.error) { $("play-error").textContent = reply.error; return; }
+    $("feedback").textContent = reply.correct ? `✓ ${given} is right!` : `✗ you wrote ${given}; it is ${reply.expected}`;
+    $("feedback").className = "feedback " + (reply.correct ? "ok" : "bad");
+    setTimeout(() => show(reply.question), reply.correct ? 1200 : 2500);
+  } catch (e) {
+    $("play-error").textContent = e.message;
+  } finally {
+    $("check").disabled = false;
+  }
+}
+$("check").addEventListener("click", check);
+
+// --- speaking: 16-bit PCM at the device's rate, one digit per press -------------------------------
+async function recordDigit(seconds = 1.5) {
+  if (!navigator.mediaDevices || !window.isSecureContext) {
+    throw new Error("Speaking needs the hub's secure address (https://…); ask your teacher.");
+  }
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true } });
+  const ctx = new AudioContext();
+  const source = ctx.createMediaStreamSource(stream);
+  const node = ctx.createScriptProcessor(4096, 1, 1);
+  const chunks = [];
+  node.onaudioprocess = (e) => chunks.push(new Float32Array(e.inputBuffer.getChannelData(0)));
+  source.connect(node); node.connect(ctx.destination);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  source.disconnect(); node.disconnect(); stream.getTracks().forEach((t) => t.stop());
+  const rate = ctx.sampleRate; await ctx.close();
+  const n = chunks.reduce((s, c) => s + c.length, 0);
+  const pcm = new Int16Array(n);
+  let i = 0;
+  for (const c of chunks) for (const v of c) pcm[i++] = Math.max(-1, Math.min(1, v)) * 32767;
+  return { audio: pcm.buffer, sample_rate: rate };
+}
+
+$("say-button").addEventListener("click", async () => {
+  $("mic-error").textContent = "";
+  $("say-button").disabled = true;
+  $("say-button").textContent = "🎤 Listening…";
+  try {
+    const sound = await recordDigit();
+    const reply = await ask("classify", { model: "spoken-digits", ...sound, top_k: 1 });
+    if (reply.error) throw new Error(reply.error);
+    spoken += reply.predictions[0].label;
+    $("said").textContent = spoken;
+  } catch (e) {
+    $("mic-error").textContent = e.message;
+  } finally {
+    $("say-button").disabled = false;
+    $("say-button").textContent = "🎤 Say a digit";
+  }
+});
+
+// --- tabs ----------------------------------------------------------------------------------------
+function tab(name) {
+  for (const t of ["write", "say", "photo"]) $("tab-" + t).classList.toggle("active", t === name);
+  $("flashcard").classList.toggle("hidden", name === "photo");
+  $("photo").classList.toggle("hidden", name !== "photo");
+  $("write-mode").classList.toggle("hidden", name !== "write");
+  $("say-mode").classList.toggle("hidden", name !== "say");
+  if (name !== "photo") { mode = name === "say" ? "speech" : "handwriting"; clearAnswer(); }
+}
+$("tab-write").addEventListener("click", () => tab("write"));
+$("tab-say").addEventListener("click", () => tab("say"));
+$("tab-photo").addEventListener("click", () => tab("photo"));
+
+// --- what is this? -------------------------------------------------------------------------------
+async function loadImageModels() {
+  const models = await (await fetch("/api/models")).json();
+  const select = $("photo-model");
+  select.innerHTML = "";
+  for (const m of models) {
+    if (m.status !== "ready" || m.task !== "image-classification") continue;
+    const option = document.createElement("option");
+    option.value = option.textContent = m.name;
+    select.appendChild(option);
+  }
+}
+
+$("photo-file").addEventListener("change", async () => {
+  const file = $("photo-file").files[0];
+  if (!file) return;
+  const list = $("photo-result");
+  list.innerHTML = "<li>…</li>";
+  const reply = await ask("classify", { model: $("photo-model").value, image: await file.arrayBuffer(), top_k: 3 });
+  list.innerHTML = "";
+  if (reply.error) { list.innerHTML = ""; $("play-error").textContent = reply.error; return; }
+  for (const p of reply.predictions) {
+    const li = document.createElement("li");
+    li.textContent = `${p.label} (${Math.round(p.score * 100)}%)`;
+    list.appendChild(li);
+  }
+});

@@ -1,0 +1,115 @@
+// The teacher dashboard: login with the PIN, class controls, tablets and answers live, models.
+"use strict";
+const $ = (id) => document.getElementById(id);
+let socket = null;
+const students = new Map();
+
+async function api(method, path, body) {
+  const r = await fetch(path, { method, headers: { "Content-Type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(data.error || `error ${r.status}`);
+  return data;
+}
+
+async function login() {
+  $("login-error").textContent = "";
+  try {
+    await api("POST", "/api/teacher/login", { pin: $("pin").value });
+    $("pin").value = "";
+    enter();
+  } catch (e) { $("login-error").textContent = e.message; }
+}
+$("login-button").addEventListener("click", login);
+$("pin").addEventListener("keydown", (e) => { if (e.key === "Enter") login(); });
+
+$("logout").addEventListener("click", async () => { await api("POST", "/api/teacher/logout"); location.reload(); });
+
+function enter() {
+  $("login").classList.add("hidden");
+  $("dashboard").classList.remove("hidden");
+  $("logout").classList.remove("hidden");
+  socket = io("/teacher", { transports: ["websocket", "polling"] });
+  socket.on("connect_error", () => { $("control-error").textContent = "not connected to the hub (log in again?)"; });
+  socket.on("connect", () => { $("control-error").textContent = ""; });
+  socket.on("snapshot", (s) => { renderClass(s.class); renderStats(s.hub); });
+  socket.on("stats", renderStats);
+  socket.on("class_state", (c) => { renderClass({ ...c, students: c.students || [...students.values()] }); });
+  socket.on("class_ended", () => renderClass(null));
+  socket.on("student_joined", (s) => { students.set(s.id, s); renderStudents(); });
+  socket.on("student_left", (s) => { students.set(s.id, s); renderStudents(); });
+  socket.on("student_kicked", (s) => { students.delete(s.student_id); renderStudents(); });
+  socket.on("answer", (a) => { students.set(a.student.id, a.student); renderStudents(); addFeed(a); });
+  socket.on("model_state", (m) => addFeedText(`model ${m.model}: ${m.event}${m.device ? " (" + m.device + ")" : ""}`));
+}
+
+function renderClass(c) {
+  const running = !!(c && c.code);
+  $("code").textContent = running ? c.code : "—";
+  $("state").textContent = running ? (c.paused ? "paused" : "running") : "no class running";
+  $("start").classList.toggle("hidden", running);
+  for (const id of ["pause", "end", "export"]) $(id).classList.toggle("hidden", !running);
+  $("pause").classList.toggle("hidden", !running || c.paused);
+  $("resume").classList.toggle("hidden", !running || !c.paused);
+  if (!running) { students.clear(); $("feed").innerHTML = ""; }
+  else if (c.students) { for (const s of c.students) students.set(s.id, s); }
+  renderStudents();
+}
+
+function cell(row, text) { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
+
+function renderStudents() {
+  const body = $("students");
+  body.innerHTML = "";
+  for (const s of students.values()) {
+    const tr = document.createElement("tr");
+    tr.dataset.student = s.nickname;
+    const dot = cell(tr, ""); const d = document.createElement("span"); d.className = "dot" + (s.connected ? "" : " off"); dot.appendChild(d);
+    cell(tr, s.nickname);
+    cell(tr, s.answers);
+    cell(tr, s.accuracy == null ? "—" : `${Math.round(s.accuracy * 100)}%`);
+    cell(tr, s.median_response_ms == null ? "—" : `${(s.median_response_ms / 1000).toFixed(1)} s`);
+    cell(tr, s.level);
+    const kick = document.createElement("button"); kick.className = "secondary"; kick.textContent = "Remove";
+    kick.addEventListener("click", () => control("POST", "/api/classes/current/kick", { student_id: s.id }));
+    cell(tr, "").appendChild(kick);
+    body.appendChild(tr);
+  }
+}
+
+function addFeedText(text) {
+  const p = document.createElement("div");
+  p.textContent = `${new Date().toLocaleTimeString()}  ${text}`;
+  $("feed").prepend(p);
+}
+function addFeed(a) {
+  addFeedText(`${a.nickname}: ${a.a} × ${a.b} = ${a.given} ${a.correct ? "✓" : "✗ (" + a.expected + ")"} in ${(a.response_ms / 1000).toFixed(1)} s, ${a.mode}`);
+}
+
+function renderStats(h) {
+  const body = $("models");
+  body.innerHTML = "";
+  for (const m of h.models) {
+    const tr = document.createElement("tr");
+    cell(tr, m.name); cell(tr, m.status); cell(tr, m.backend ? m.backend + (m.device ? ` (${m.device})` : "") : "—");
+    cell(tr, m.queue_depth ?? "—");
+    cell(tr, m.latency.n ? `${m.latency.p50_ms} / ${m.latency.p95_ms} ms` : "—");
+    cell(tr, m.fallbacks ?? 0);
+    body.appendChild(tr);
+  }
+  const tpus = (h.edgetpu && h.edgetpu.devices) || [];
+  $("accelerators").textContent = tpus.length ? `Edge TPUs: ${tpus.map((d) => `${d.name} ${d.state || ""}`).join(", ")}` : `No Edge TPU: models run on the CPU (${h.runtime}).`;
+}
+
+async function control(method, path, body) {
+  $("control-error").textContent = "";
+  try { return await api(method, path, body); } catch (e) { $("control-error").textContent = e.message; }
+}
+$("start").addEventListener("click", async () => { const c = await control("POST", "/api/classes"); if (c) renderClass(c); });
+$("pause").addEventListener("click", () => control("POST", "/api/classes/current/pause"));
+$("resume").addEventListener("click", () => control("POST", "/api/classes/current/resume"));
+$("end").addEventListener("click", async () => {
+  if (!confirm("End the class? Every tablet is released and its answers are deleted. Export first if you want to keep them.")) return;
+  await control("POST", "/api/classes/current/end");
+});
+
+api("GET", "/api/teacher/session").then((s) => { if (s.teacher) enter(); });

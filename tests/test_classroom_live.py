@@ -1,0 +1,250 @@
+"""The live classroom with real parts: the real server, real HTTP, the python-socketio client."""
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import time
+
+import pytest
+import socketio
+
+from tests.conftest import BUNDLED, TEACHER_PIN, copy_model, wait_for
+from tests.drawing import png, render
+from tests.test_audio_features import tone, wav_bytes
+
+
+@pytest.fixture
+def hub(tmp_path, start_hub):
+    models = tmp_path / "models"
+    models.mkdir()
+    copy_model(BUNDLED / "digits", models)
+    copy_model(BUNDLED / "spoken-digits", models)
+    return start_hub(models)
+
+
+def teacher_session(hub):
+    import requests
+
+    session = requests.Session()
+    reply = session.post(hub.url + "/api/teacher/login", json={"pin": TEACHER_PIN}, timeout=10)
+    assert reply.status_code == 200, reply.text
+    return session, reply.json()["token"]
+
+
+def start_class(hub) -> tuple:
+    session, token = teacher_session(hub)
+    reply = session.post(hub.url + "/api/classes", timeout=10)
+    assert reply.status_code == 201, reply.text
+    return session, token, reply.json()["code"]
+
+
+class Tablet:
+    """A real Socket.IO client on /class, with every event it receives kept."""
+
+    def __init__(self, hub, headers=None):
+        self.events: list[tuple[str, dict]] = []
+        self.client = socketio.Client(reconnection=False)
+        self.client.on("*", lambda event, data=None: self.events.append((event, data)), namespace="/class")
+        self.client.connect(hub.url, namespaces=["/class"], transports=["websocket"], headers=headers or {},
+                            wait_timeout=10)
+
+    def call(self, event: str, data=None) -> dict:
+        return self.client.call(event, data, namespace="/class", timeout=15)
+
+    def close(self):
+        self.client.disconnect()
+
+
+class Dashboard:
+    def __init__(self, hub, token):
+        self.events: list[tuple[str, dict, float]] = []
+        self.client = socketio.Client(reconnection=False)
+        self.client.on("*", lambda event, data=None: self.events.append((event, data, time.monotonic())),
+                       namespace="/teacher")
+        self.client.connect(hub.url, namespaces=["/teacher"], transports=["websocket"], auth={"token": token},
+                            wait_timeout=10)
+
+    def of(self, kind: str) -> list:
+        return [e for e in self.events if e[0] == kind]
+
+
+def test_join_answer_and_the_teacher_sees_it_live(hub):
+    _, token, code = start_class(hub)
+    dashboard = Dashboard(hub, token)
+    wait_for(lambda: dashboard.of("snapshot"))
+    tablet = Tablet(hub)
+    joined = tablet.call("join", {"code": code.lower(), "nickname": "Ada"})
+    assert joined["ok"] and joined["student_id"] and joined["question"]["level"] == 1
+    q = joined["question"]
+    sent = time.monotonic()
+    reply = tablet.call("answer", {"a": q["a"], "b": q["b"], "given": str(q["a"] * q["b"]), "response_ms": 2100,
+                                   "mode": "handwriting"})
+    assert reply["ok"] and reply["correct"] and reply["expected"] == q["a"] * q["b"]
+    assert {"a", "b", "level"} <= set(reply["question"])
+    joined_event = wait_for(lambda: dashboard.of("student_joined"))[0][1]
+    assert joined_event["nickname"] == "Ada" and joined_event["connected"]
+    answer = wait_for(lambda: dashboard.of("answer"))[0]
+    assert answer[1]["nickname"] == "Ada" and answer[1]["correct"] and answer[1]["response_ms"] == 2100
+    assert answer[2] - sent < 1.0  # teacher events arrive live (the 250 ms target is measured in bench/)
+    wrong = tablet.call("answer", {"a": 3, "b": 4, "given": "13", "response_ms": 900})
+    assert wrong["ok"] and not wrong["correct"] and wrong["expected"] == 12
+    stats = wait_for(lambda: dashboard.of("stats"), timeout_s=5)[0][1]
+    digits = next(m for m in stats["models"] if m["name"] == "digits")
+    assert digits["backend"] == "cpu" and "queue_depth" in digits and "latency" in digits
+    tablet.close()
+    left = wait_for(lambda: dashboard.of("student_left"))[0][1]
+    assert left["nickname"] == "Ada" and not left["connected"] and left["answers"] == 2
+
+
+def test_classify_an_image_and_a_wav_over_socketio_same_json_as_rest(hub):
+    _, _, code = start_class(hub)
+    tablet = Tablet(hub)
+    tablet.call("join", {"code": code, "nickname": "Grace"})
+    picture = png(render(7, pen=18))
+    reply = tablet.call("classify", {"model": "digits", "image": picture, "top_k": 2})
+    rest = hub.post("/api/models/digits/classify?top_k=2", data=picture, headers={"Content-Type": "image/png"}).json()
+    assert reply["predictions"][0]["label"] == rest["predictions"][0]["label"] == "7"
+    assert set(reply) == set(rest) and len(reply["predictions"]) == 2
+    heard = tablet.call("classify", {"model": "spoken-digits", "audio": wav_bytes(tone(0.5), 8000)})
+    assert heard["model"] == "spoken-digits" and len(heard["predictions"]) == 3
+    pcm = (tone(0.5, 16000) * 32767).astype("<i2").tobytes()
+    assert "predictions" in tablet.call("classify", {"model": "spoken-digits", "audio": pcm, "sample_rate": 16000})
+    tablet.close()
+
+
+@pytest.mark.parametrize("payload,code", [
+    (None, "bad_input"),
+    ("a string", "bad_input"),
+    ({"model": "digits"}, "bad_input"),
+    ({"model": "digits", "image": "not bytes"}, "bad_input"),
+    ({"model": "digits", "image": b"\x89PNG\r\n\x1a\nbroken"}, "bad_input"),
+    ({"model": "nope", "image": b"x"}, "model_not_found"),
+    ({"model": "digits", "audio": b"RIFFxxxx"}, "bad_input"),
+    ({"model": "spoken-digits", "audio": b"\x00\x01" * 100, "sample_rate": "fast"}, "bad_input"),
+    ({"model": "digits", "image": b"x", "top_k": 0}, "bad_input"),
+])
+def test_bad_payloads_get_error_replies_and_the_connection_stays(hub, payload, code):
+    tablet = Tablet(hub)
+    reply = tablet.call("classify", payload)
+    assert reply["code"] == code and reply["error"]
+    assert tablet.client.connected
+    assert tablet.call("classify", {"model": "digits", "image": png(render(3))})["predictions"]
+    tablet.close()
+
+
+def test_wrong_code_bad_nickname_and_answers_before_joining(hub):
+    _, _, code = start_class(hub)
+    tablet = Tablet(hub)
+    assert tablet.call("join", {"code": "ZZZZZ", "nickname": "Ada"})["code"] == "bad_input"
+    assert tablet.call("join", {"code": code, "nickname": ""})["code"] == "bad_input"
+    assert tablet.call("join", {"code": code, "nickname": "<script>"})["code"] == "bad_input"
+    assert tablet.call("answer", {"a": 1, "b": 1, "given": "1"})["code"] == "bad_input"
+    assert tablet.call("join", {"code": code, "nickname": "Ada"})["ok"]
+    other = Tablet(hub)
+    assert other.call("join", {"code": code, "nickname": "ada"})["code"] == "nickname_taken"
+    assert tablet.call("answer", {"a": "x"})["code"] == "bad_input"
+    tablet.close()
+    other.close()
+
+
+def test_teacher_namespace_refuses_without_login(hub):
+    client = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(hub.url, namespaces=["/teacher"], transports=["websocket"], auth={"token": "guess"},
+                       wait_timeout=5)
+    assert hub.post("/api/classes").status_code == 401
+    assert hub.get("/api/classes/current").json()["code"] == "unauthorized"
+
+
+def test_pin_attempts_are_rate_limited(hub):
+    for _ in range(5):
+        assert hub.post("/api/teacher/login", json={"pin": "0000"}).status_code == 401
+    locked = hub.post("/api/teacher/login", json={"pin": TEACHER_PIN})
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 1
+    assert hub.post("/api/teacher/login", json={"pin": 1234}).status_code == 400
+
+
+def test_generated_pin_is_printed_once_and_stored_hashed(tmp_path, start_hub):
+    models = tmp_path / "m"
+    models.mkdir()
+    copy_model(BUNDLED / "digits", models)
+    data = tmp_path / "pin-data"
+    hub = start_hub(models, teacher={"pin": ""}, classroom={"data_dir": str(data)})
+    line = next(line for line in hub.log().splitlines() if "Teacher PIN" in line)
+    pin = line.split(":")[-1].strip()
+    assert pin.isdigit() and len(pin) == 6
+    stored = (data / "teacher-pin.json").read_text()
+    assert pin not in stored and "scrypt" in stored
+    assert oct((data / "teacher-pin.json").stat().st_mode)[-3:] == "600"
+    assert hub.post("/api/teacher/login", json={"pin": pin}).status_code == 200
+
+
+def test_pause_kick_export_and_end_release_every_tablet(hub):
+    session, token, code = start_class(hub)
+    a, b = Tablet(hub), Tablet(hub)
+    ida = a.call("join", {"code": code, "nickname": "Ada"})["student_id"]
+    b.call("join", {"code": code, "nickname": "Alan"})
+    assert a.call("answer", {"a": 2, "b": 3, "given": "6", "response_ms": 1500})["correct"]
+    assert session.post(hub.url + "/api/classes/current/pause").json()["paused"]
+    wait_for(lambda: any(e == "class_state" for e, _ in a.events))
+    assert a.call("answer", {"a": 2, "b": 3, "given": "6"})["code"] == "paused"
+    session.post(hub.url + "/api/classes/current/resume")
+    exported = session.get(hub.url + "/api/classes/current/export.csv")
+    assert exported.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert rows == [{**rows[0], "nickname": "Ada", "question": "2 x 3", "given": "6", "correct": "yes"}]
+    assert session.post(hub.url + "/api/classes/current/kick", json={"student_id": ida}).status_code == 200
+    wait_for(lambda: any(e == "kicked" for e, _ in a.events))
+    wait_for(lambda: not a.client.connected)
+    ended = session.post(hub.url + "/api/classes/current/end").json()
+    assert ended["ended"] == code
+    wait_for(lambda: any(e == "class_ended" for e, _ in b.events))
+    wait_for(lambda: not b.client.connected)
+    assert session.get(hub.url + "/api/classes/current").json()["code"] == "no_class"
+    assert hub.get("/api/classes/current/public").json() == {"code": None}
+
+
+@pytest.mark.parametrize("origin,accepted", [("http://evil.example", False), (None, True)])
+def test_socketio_accepts_only_the_hubs_own_origin(hub, origin, accepted):
+    """Over long-polling, where the client sends exactly the Origin header given here."""
+    client = socketio.Client(reconnection=False)
+    headers = {"Origin": origin or hub.url}
+    if accepted:
+        client.connect(hub.url, namespaces=["/class"], transports=["polling"], headers=headers, wait_timeout=5)
+        assert client.connected
+        client.disconnect()
+    else:
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            client.connect(hub.url, namespaces=["/class"], transports=["polling"], headers=headers, wait_timeout=5)
+        refused = hub.get("/socket.io/?EIO=4&transport=polling", headers=headers)
+        assert refused.status_code == 400 and "origin" in refused.text.lower()
+
+
+def test_thirty_tablets_answer_at_once_without_errors(hub):
+    _, _, code = start_class(hub)
+    picture = png(render(4, pen=18))
+    errors, done = [], []
+
+    def tablet_life(i: int) -> None:
+        t = Tablet(hub)
+        try:
+            q = t.call("join", {"code": code, "nickname": f"t{i}"})["question"]
+            for _ in range(3):
+                read = t.call("classify", {"model": "digits", "image": picture})
+                if "error" in read:
+                    errors.append(read)
+                reply = t.call("answer", {"a": q["a"], "b": q["b"], "given": str(q["a"] * q["b"]), "response_ms": 1000})
+                if "error" in reply:
+                    errors.append(reply)
+                q = reply.get("question", q)
+            done.append(i)
+        finally:
+            t.close()
+
+    threads = [threading.Thread(target=tablet_life, args=(i,)) for i in range(30)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert errors == [] and len(done) == 30
