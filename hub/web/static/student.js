@@ -145,7 +145,7 @@ async function recordDigit(seconds = 1.5) {
 $("say-button").addEventListener("click", async () => {
   $("mic-error").textContent = "";
   $("say-button").disabled = true;
-  $("say-button").textContent = "🎤 Listening…";
+  $("say-button").textContent = "Listening…";
   try {
     const sound = await recordDigit();
     const reply = await ask("classify", { model: "spoken-digits", ...sound, top_k: 1 });
@@ -156,7 +156,7 @@ $("say-button").addEventListener("click", async () => {
     $("mic-error").textContent = e.message;
   } finally {
     $("say-button").disabled = false;
-    $("say-button").textContent = "🎤 Say a digit";
+    $("say-button").textContent = "Say a digit";
   }
 });
 

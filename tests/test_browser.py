@@ -1,0 +1,146 @@
+"""The pages in real Chromium (Debian's, driven by Playwright): a tablet draws its answer, the
+teacher sees it live, the kiosk shows the code. Screenshots go to test-artifacts/."""
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from tests.conftest import ARTIFACTS, BUNDLED, TEACHER_PIN, copy_model
+from tests.drawing import STROKES
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make install-dev installs it)")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture
+def hub(tmp_path, start_hub):
+    models = tmp_path / "models"
+    models.mkdir()
+    copy_model(BUNDLED / "digits", models)
+    copy_model(BUNDLED / "spoken-digits", models)
+    return start_hub(models)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def requests_seen():
+    return []
+
+
+def new_page(browser, requests_seen, **kw):
+    context = browser.new_context(bypass_csp=True, **kw)  # Playwright's own waits use eval; our CSP is checked below
+    context.on("request", lambda r: requests_seen.append(r.url))
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    return page
+
+
+def draw_digit(page, canvas, digit: int) -> None:
+    box = canvas.bounding_box()
+    margin_x, margin_y = box["width"] * 0.2, box["height"] * 0.12
+    w, h = box["width"] - 2 * margin_x, box["height"] - 2 * margin_y
+    for stroke in STROKES[digit]:
+        points = [(box["x"] + margin_x + x * w, box["y"] + margin_y + y * h) for x, y in stroke]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(x, y, steps=4)
+        page.mouse.up()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_a_lesson_in_the_browser(hub, browser, requests_seen):
+    kiosk = new_page(browser, requests_seen, viewport={"width": 1280, "height": 720})
+    kiosk.goto(hub.url + "/kiosk")
+    kiosk.get_by_text("Waiting for the teacher").wait_for()
+
+    teacher = new_page(browser, requests_seen, viewport={"width": 1100, "height": 900})
+    teacher.goto(hub.url + "/teacher")
+    teacher.fill("#pin", "0000")
+    teacher.click("#login-button")
+    teacher.get_by_text("wrong PIN").wait_for()
+    teacher.fill("#pin", TEACHER_PIN)
+    teacher.click("#login-button")
+    teacher.click("#start")
+    teacher.wait_for_function("document.getElementById('code').textContent.trim().length === 5")
+    code = teacher.inner_text("#code").strip()
+
+    kiosk.wait_for_function(f"document.getElementById('code').textContent === '{code}'")
+    kiosk.wait_for_function("document.getElementById('qr').naturalWidth > 100")
+    assert hub.url.replace("http://", "") in kiosk.inner_text("#url")
+    shot(kiosk, "kiosk")
+    import cv2
+
+    decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imread(str(ARTIFACTS / "kiosk.png")))
+    assert decoded == f"{hub.url}/?code={code}"  # a tablet's camera gets straight into this class
+
+    tablet = new_page(browser, requests_seen, viewport={"width": 800, "height": 1100}, has_touch=True)
+    tablet.goto(f"{hub.url}/?code={code}")
+    assert tablet.input_value("#code") == code
+    tablet.fill("#nickname", "Ada")
+    tablet.click("#join-button")
+    tablet.locator("#play").wait_for()
+    teacher.locator("tr[data-student='Ada']").wait_for()
+
+    right = 0
+    for attempt in range(3):
+        tablet.wait_for_function("/^\\d+ × \\d+ = \\?$/.test(document.getElementById('question').textContent)")
+        a, b = map(int, re.findall(r"\d+", tablet.inner_text("#question")))
+        answer = str(a * b)
+        canvases = tablet.locator("canvas.digit")
+        for i, ch in enumerate(answer):
+            draw_digit(tablet, canvases.nth(i), int(ch))
+        if attempt == 0:
+            shot(tablet, "tablet-drawing")
+        tablet.click("#check")
+        tablet.wait_for_function("document.getElementById('feedback').textContent.length > 2")
+        feedback = tablet.inner_text("#feedback")
+        right += feedback.startswith("✓")
+        teacher.wait_for_function(f"document.getElementById('feed').children.length >= {attempt + 1}")
+        if attempt == 0:
+            shot(tablet, "tablet-feedback")
+        tablet.wait_for_function("document.getElementById('feedback').textContent === ''", timeout=8000)
+    assert right >= 2, "the digits model read fewer than 2 of 3 drawn answers"
+    row = teacher.locator("tr[data-student='Ada']")
+    assert row.locator("td").nth(2).inner_text() == "3"
+    kiosk.wait_for_function("document.getElementById('answers').textContent === '3'")
+    shot(teacher, "teacher-dashboard")
+
+    teacher.on("dialog", lambda d: d.accept())
+    teacher.click("#end")
+    tablet.get_by_text("the class has ended").wait_for()
+    kiosk.get_by_text("Waiting for the teacher").wait_for()
+
+    outside = [u for u in requests_seen if not u.startswith((hub.url, "blob:", "data:"))]
+    assert outside == [], f"requests left the hub: {outside}"
+
+
+def test_pages_and_scripts_refer_to_no_outside_url(hub):
+    from hub.web.pages import STATIC
+
+    for path in STATIC.rglob("*"):
+        if path.is_file() and "vendor" not in path.parts:
+            text = path.read_text()
+            assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.I), f"{path.name} names an outside URL"
+    for page in ("/", "/teacher", "/kiosk"):
+        html = hub.get(page).text
+        for ref in re.findall(r'(?:src|href)="([^"]+)"', html):
+            assert ref.startswith("/"), f"{page} loads {ref}"
+        assert hub.get(page).headers["Content-Security-Policy"].startswith("default-src 'self'")
