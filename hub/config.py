@@ -22,6 +22,9 @@ class ServerConfig:
     host: str = "0.0.0.0"
     port: int = 8080
     threads: int = 64  # one per open connection (HTTP keep-alive or WebSocket)
+    tls: str = "off"  # "off", "self-signed" (made on the hub, see docs/TEACHERS.md) or "files"
+    cert_file: str = ""  # with tls = "files": your own certificate and key (PEM)
+    key_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ _RULES: dict[str, tuple] = {
     # key: (check, fix)
     "server.port": (lambda v: 1 <= v <= 65535, "a port number from 1 to 65535"),
     "server.threads": (lambda v: 4 <= v <= 1024, "a number of threads from 4 to 1024"),
+    "server.tls": (lambda v: v in {"off", "self-signed", "files"}, '"off", "self-signed" or "files"'),
     "models.scan_interval_s": (lambda v: 0.1 <= v <= 3600, "seconds from 0.1 to 3600"),
     "models.settle_s": (lambda v: 0 <= v <= 60, "seconds from 0 to 60"),
     "models.probe_timeout_s": (lambda v: 1 <= v <= 600, "seconds from 1 to 600"),
@@ -239,6 +243,16 @@ def _env_values(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
     return found
 
 
+def _check_together(config: "Config") -> None:
+    """Rules that involve several keys."""
+    if config.server.tls == "files":
+        for key in ("cert_file", "key_file"):
+            value = getattr(config.server, key)
+            if not value or not Path(value).is_file():
+                raise ConfigError(f"config key server.{key} must name a readable PEM file when server.tls = "
+                                  f'"files" (it is {value!r}); or use tls = "self-signed"', key=f"server.{key}")
+
+
 def load_config(
     path: str | os.PathLike | None = None,
     environ: Mapping[str, str] | None = None,
@@ -274,4 +288,6 @@ def load_config(
     for name, values in merged.items():
         origin = ", ".join(sorted({origins[f"{name}.{k}"] for k in values})) or "defaults"
         sections[name] = _build_section(name, values, origin)
-    return Config(**sections, source=str(path) if path else "defaults")
+    config = Config(**sections, source=str(path) if path else "defaults")
+    _check_together(config)
+    return config

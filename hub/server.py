@@ -17,17 +17,31 @@ from .config import Config
 log = logging.getLogger(__name__)
 
 
-def urls(host: str, port: int) -> list[str]:
+def urls(host: str, port: int, scheme: str = "http") -> list[str]:
     """Addresses a person can type: every local IPv4 address when bound to all of them."""
     if host not in ("0.0.0.0", "::", ""):
-        return [f"http://{host}:{port}/"]
+        return [f"{scheme}://{host}:{port}/"]
     found = {"127.0.0.1"}
     try:
         for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
             found.add(info[4][0])
     except OSError:
         pass
-    return [f"http://{ip}:{port}/" for ip in sorted(found)] + [f"http://{socket.gethostname()}.local:{port}/"]
+    return [f"{scheme}://{ip}:{port}/" for ip in sorted(found)] + [f"{scheme}://{socket.gethostname()}.local:{port}/"]
+
+
+def certificate_files(config: Config) -> tuple[str, str] | None:
+    """(certfile, keyfile) for gunicorn, making the hub's own certificate when asked to."""
+    if config.server.tls == "files":
+        return config.server.cert_file, config.server.key_file
+    if config.server.tls == "self-signed":
+        from pathlib import Path
+
+        from .tls import ensure_certificate
+
+        made = ensure_certificate(Path(config.classroom.data_dir) / "tls")
+        return str(made.cert), str(made.key)
+    return None
 
 
 class HubServer(BaseApplication):
@@ -51,6 +65,9 @@ class HubServer(BaseApplication):
             "post_worker_init": self._ready,
             "control_socket_disable": True,  # gunicorn 27+; nothing of ours uses it
         }
+        files = certificate_files(self.hub_config)
+        if files:
+            settings["certfile"], settings["keyfile"] = files
         for key, value in settings.items():
             if key in self.cfg.settings:
                 self.cfg.set(key, value)
@@ -61,8 +78,12 @@ class HubServer(BaseApplication):
         ready = sum(1 for m in models if m.status == "ready")
         print(f"Classroom Hub {the_hub.version} is ready: {ready} of {len(models)} model(s) serving, "
               f"runtime {the_hub.runtime.name} {the_hub.runtime.version}", flush=True)
-        for url in urls(self.hub_config.server.host, self.hub_config.server.port):
+        scheme = "http" if self.hub_config.server.tls == "off" else "https"
+        for url in urls(self.hub_config.server.host, self.hub_config.server.port, scheme):
             print(f"  open {url}", flush=True)
+        if self.hub_config.server.tls == "self-signed":
+            print(f"  tablets trust this hub once: open {scheme}://<hub>:{self.hub_config.server.port}/ca.crt "
+                  "(docs/TEACHERS.md)", flush=True)
 
     def load(self):
         from .app import build_app

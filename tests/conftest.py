@@ -62,9 +62,11 @@ def free_port() -> int:
 class HubProcess:
     """`classroom-hub serve` as a child process on 127.0.0.1, with its log kept for failures."""
 
-    def __init__(self, models: Path, config_text: str, workdir: Path) -> None:
+    def __init__(self, models: Path, config_text: str, workdir: Path, scheme: str = "http",
+                 verify: str | bool = True) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self.verify = verify
         config = workdir / f"hub-{self.port}.toml"
         config.write_text(config_text)
         self.log_path = workdir / f"hub-{self.port}.log"
@@ -84,9 +86,9 @@ class HubProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                if requests.get(self.url + "/v2/health/ready", timeout=1).status_code == 200:
+                if requests.get(self.url + "/v2/health/ready", timeout=1, verify=self.verify).status_code == 200:
                     return time.monotonic() - self.started
-            except requests.ConnectionError:
+            except (requests.ConnectionError, OSError):  # not listening yet (or, with TLS, no CA file yet)
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"hub not ready after {timeout_s} s:\n{self.log()}")
@@ -96,10 +98,11 @@ class HubProcess:
         return self.log_path.read_text()
 
     def get(self, path: str, **kw) -> requests.Response:
-        return requests.get(self.url + path, timeout=kw.pop("timeout", 15), **kw)
+        return requests.get(self.url + path, timeout=kw.pop("timeout", 15), verify=kw.pop("verify", self.verify), **kw)
 
     def post(self, path: str, **kw) -> requests.Response:
-        return requests.post(self.url + path, timeout=kw.pop("timeout", 15), **kw)
+        return requests.post(self.url + path, timeout=kw.pop("timeout", 15), verify=kw.pop("verify", self.verify),
+                             **kw)
 
     def model(self, name: str) -> dict:
         return next(m for m in self.get("/api/models").json() if m["name"] == name)
@@ -147,8 +150,11 @@ def start_hub(tmp_path: Path):
         merged = {name: dict(keys) for name, keys in BASE_CONFIG.items()}
         for name, keys in sections.items():
             merged.setdefault(name, {}).update(keys)
-        merged.setdefault("classroom", {}).setdefault("data_dir", str(tmp_path / "hub-data"))
-        hub = HubProcess(models, toml_text(merged), tmp_path)
+        data_dir = merged.setdefault("classroom", {}).setdefault("data_dir", str(tmp_path / "hub-data"))
+        if merged.get("server", {}).get("tls") == "self-signed":  # trust the hub's own authority, as a tablet would
+            hub = HubProcess(models, toml_text(merged), tmp_path, "https", str(Path(data_dir) / "tls" / "ca.crt"))
+        else:
+            hub = HubProcess(models, toml_text(merged), tmp_path)
         started.append(hub)
         return hub
 

@@ -44,6 +44,21 @@ def static(name: str):
     return send_from_directory(STATIC, name, max_age=300)
 
 
+@bp.get("/ca.crt")
+def ca_certificate():
+    """The hub's own certificate authority, for tablets to trust once (docs/TEACHERS.md)."""
+    from werkzeug.exceptions import NotFound
+
+    from ..tls import CA_CERT
+
+    config = current_app.extensions["classroom"].config
+    path = Path(config.classroom.data_dir) / "tls" / CA_CERT
+    if config.server.tls != "self-signed" or not path.exists():
+        raise NotFound('this hub does not use its own certificate ([server] tls is not "self-signed")')
+    return Response(path.read_bytes(), mimetype="application/x-x509-ca-cert",
+                    headers={"Content-Disposition": 'attachment; filename="classroom-hub-ca.crt"'})
+
+
 def join_url() -> str:
     configured = current_app.extensions["classroom"].config.classroom.public_url
     return (configured or request.host_url).rstrip("/") + "/"
