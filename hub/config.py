@@ -79,6 +79,12 @@ class ClassroomConfig:
 
 
 @dataclass(frozen=True)
+class MicrophoneConfig:
+    source: str = "auto"  # "auto" (the default input device, if any), "off", or a WAV file standing in for it
+    model: str = "spoken-digits"  # the model that hears what the microphone records
+
+
+@dataclass(frozen=True)
 class TestingConfig:
     """Seams for exercising Edge TPU paths on machines without one. Off in production."""
 
@@ -96,6 +102,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     classroom: ClassroomConfig = field(default_factory=ClassroomConfig)
+    microphone: MicrophoneConfig = field(default_factory=MicrophoneConfig)
     testing: TestingConfig = field(default_factory=TestingConfig)
     source: str = "defaults"
 
@@ -116,6 +123,7 @@ _SECTION_TYPES = {
     "logging": LoggingConfig,
     "teacher": TeacherConfig,
     "classroom": ClassroomConfig,
+    "microphone": MicrophoneConfig,
     "testing": TestingConfig,
 }
 

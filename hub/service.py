@@ -14,6 +14,7 @@ from . import __version__
 from .adapters import audio
 from .adapters.classify import top_k
 from .adapters.image import preprocess, quantize
+from .adapters.microphone import Microphone
 from .config import Config
 from .engine import InvokeResult
 from .errors import BadInput, HubError
@@ -78,6 +79,7 @@ class Hub:
                                         config.edgetpu.library, config.testing.simulated_edgetpu)
         self.metrics = RequestMetrics()
         self.registry = Registry(config, self.runtime, self.pool, on_event)
+        self.microphone = Microphone(config.microphone.source)
         self.started_at = time.time()
         self.version = __version__
 
@@ -137,6 +139,14 @@ class Hub:
         return Classification(name, result.backend, result.device, predictions, (prepared - started) * 1000,
                               result.inference_ms, (time.perf_counter() - started) * 1000)
 
+    def listen(self, seconds: float, k: int) -> Classification:
+        """Record from the hub's own microphone and classify it with [microphone] model."""
+        import numpy as np
+
+        samples, rate = self.microphone.record(seconds)
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        return self.classify(self.config.microphone.model, Sound(pcm, rate), k, api="microphone")
+
     def inject_fault(self, device: str, gone: bool | None, fail_next: int | None) -> dict:
         """Tests only ([testing] fault_injection): break or mend a simulated Edge TPU."""
         for acc in self.pool.accelerators:
@@ -151,6 +161,7 @@ class Hub:
             "runtime": {"name": self.runtime.name, "version": self.runtime.version},
             "edgetpu": self.pool.to_json(),
             "ready": self.registry.ready,
+            "microphone": self.microphone.status.to_json(),
             "uptime_s": round(time.time() - self.started_at, 1),
             "models": [e.to_json() for e in self.registry.entries()],
         }

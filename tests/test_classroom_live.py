@@ -248,3 +248,48 @@ def test_thirty_tablets_answer_at_once_without_errors(hub):
     for th in threads:
         th.join(60)
     assert errors == [] and len(done) == 30
+
+
+def test_hub_microphone_missing_is_a_status_not_a_crash(hub):
+    """This machine has PortAudio but no input device: the hub says so and goes on."""
+    mic = hub.get("/api/status").json()["microphone"]
+    assert mic["source"] == "device" and not mic["available"] and mic["detail"]
+    session, _ = teacher_session(hub)
+    reply = session.post(hub.url + "/api/microphone/listen", json={"seconds": 1})
+    assert reply.status_code == 503 and "no microphone on the hub" in reply.json()["error"]
+    assert hub.post("/api/microphone/listen", json={}).status_code == 401
+
+
+def test_hub_microphone_from_a_wav_file_is_heard_and_shown_live(tmp_path, start_hub):
+    from tests.conftest import SHARED
+
+    fsdd = SHARED / "data" / "fsdd" / "recordings" / "7_theo_2.wav"
+    if not fsdd.exists():
+        pytest.skip(f"{fsdd} is not there (../shared is absent)")
+    models = tmp_path / "models"
+    models.mkdir()
+    copy_model(BUNDLED / "spoken-digits", models)
+    hub = start_hub(models, microphone={"source": str(fsdd)})
+    assert hub.get("/api/status").json()["microphone"]["available"]
+    session, token = teacher_session(hub)
+    dashboard = Dashboard(hub, token)
+    reply = session.post(hub.url + "/api/microphone/listen", json={"seconds": 1.5})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["predictions"][0]["label"] == "7"
+    heard = wait_for(lambda: [e for e in dashboard.events if e[0] == "heard"])[0][1]
+    assert heard == {"model": "spoken-digits", "label": "7"}
+
+
+def test_no_nickname_picture_or_recording_reaches_the_log_or_the_disk(hub, tmp_path):
+    session, _, code = start_class(hub)
+    tablet = Tablet(hub)
+    tablet.call("join", {"code": code, "nickname": "Zebedee"})
+    tablet.call("classify", {"model": "digits", "image": png(render(5))})
+    tablet.call("classify", {"model": "spoken-digits", "audio": wav_bytes(tone(), 8000)})
+    tablet.call("answer", {"a": 2, "b": 2, "given": "4", "response_ms": 800})
+    tablet.close()
+    session.post(hub.url + "/api/classes/current/end")
+    log = hub.log()
+    assert "Zebedee" not in log and code not in log
+    written = [p for p in (tmp_path / "hub-data").rglob("*") if p.is_file()]
+    assert [p.name for p in written] == []  # the PIN came from the config: nothing at all was written

@@ -112,6 +112,20 @@ def export():
                              "Cache-Control": "no-store"})
 
 
+@bp.post("/microphone/listen")
+@teacher_only
+def listen():
+    """The kiosk station's microphone: record, classify, and show the dashboard what was heard."""
+    body = request.get_json(silent=True) or {}
+    seconds = body.get("seconds", 1.5)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise BadInput("seconds must be a number")
+    the_hub = current_app.extensions["classroom_hub"]
+    result = the_hub.listen(float(seconds), the_hub.parse_top_k(body.get("top_k")))
+    classroom().announce("heard", {"model": result.model, "label": result.predictions[0].label})
+    return jsonify(result.to_json())
+
+
 @bp.post("/classes/current/end")
 @teacher_only
 def end():

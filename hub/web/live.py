@@ -152,7 +152,8 @@ def create_socketio(app, hub: Hub, classroom: ClassroomService) -> SocketIO:
                            "device": data.get("device"), "queue_depth": data.get("queue_depth"),
                            "fallbacks": data.get("fallbacks"), "task": data.get("task"),
                            "latency": hub.metrics.recent(data["name"])})
-        return {"models": models, "edgetpu": hub.pool.to_json(), "runtime": hub.runtime.name}
+        return {"models": models, "edgetpu": hub.pool.to_json(), "runtime": hub.runtime.name,
+                "microphone": hub.microphone.status.to_json()}
 
     def stats_loop() -> None:
         while True:

@@ -39,6 +39,7 @@ function enter() {
   socket.on("student_left", (s) => { students.set(s.id, s); renderStudents(); });
   socket.on("student_kicked", (s) => { students.delete(s.student_id); renderStudents(); });
   socket.on("answer", (a) => { students.set(a.student.id, a.student); renderStudents(); addFeed(a); });
+  socket.on("heard", (m) => addFeedText(`hub microphone heard "${m.label}" (${m.model})`));
   socket.on("model_state", (m) => addFeedText(`model ${m.model}: ${m.event}${m.device ? " (" + m.device + ")" : ""}`));
 }
 
@@ -97,6 +98,8 @@ function renderStats(h) {
     body.appendChild(tr);
   }
   const tpus = (h.edgetpu && h.edgetpu.devices) || [];
+  const mic = h.microphone || {};
+  $("microphone").textContent = mic.available ? `Hub microphone: ${mic.detail}` : `Hub microphone: none (${mic.detail})`;
   $("accelerators").textContent = tpus.length ? `Edge TPUs: ${tpus.map((d) => `${d.name} ${d.state || ""}`).join(", ")}` : `No Edge TPU: models run on the CPU (${h.runtime}).`;
 }
 
