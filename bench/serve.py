@@ -182,6 +182,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--requests", type=int, default=400)
+    ap.add_argument("--hub-python", default=sys.executable,
+                    help="the Python that runs the hub: e.g. a venv with only the hub installed, as on a Pi")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -193,7 +195,9 @@ def main() -> int:
             shutil.copy(CORAL / f, tmp / "mobilenet" / f)
         models.append(Model("mobilenet", tmp / "mobilenet", (CORAL / "cat.bmp").read_bytes(), "image/bmp"))
 
-    hub = HubProcess(tmp, "", Path(tempfile.mkdtemp(prefix="bench-hub-")))
+    workdir = Path(tempfile.mkdtemp(prefix="bench-hub-"))
+    config = f'[teacher]\npin = "2468"\n[classroom]\ndata_dir = "{workdir / "data"}"\n'
+    hub = HubProcess(tmp, config, workdir, python=args.hub_python)
     proc, ready_s, port, base = hub.proc, hub.ready_after_s, hub.port, hub.url
     hub_workers = os.cpu_count() or 1
     report = {"machine": {"cpu_count": os.cpu_count(), "machine": platform.machine(),

@@ -63,7 +63,7 @@ class HubProcess:
     """`classroom-hub serve` as a child process on 127.0.0.1, with its log kept for failures."""
 
     def __init__(self, models: Path, config_text: str, workdir: Path, scheme: str = "http",
-                 verify: str | bool = True) -> None:
+                 verify: str | bool = True, python: str = sys.executable) -> None:
         self.port = free_port()
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.verify = verify
@@ -73,7 +73,7 @@ class HubProcess:
         self._log = self.log_path.open("w")
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_HUB_")}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            [python, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--models", str(models), "--config", str(config)],
             cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=env,
         )
