@@ -144,3 +144,66 @@ def test_pages_and_scripts_refer_to_no_outside_url(hub):
         for ref in re.findall(r'(?:src|href)="([^"]+)"', html):
             assert ref.startswith("/"), f"{page} loads {ref}"
         assert hub.get(page).headers["Content-Security-Policy"].startswith("default-src 'self'")
+
+
+def _padded_recording(path, out) -> None:
+    """A pupil's spoken digit as a microphone hears it: a little silence either side."""
+    import wave
+
+    import numpy as np
+
+    from hub.adapters.audio import decode_wav
+
+    x, rate = decode_wav(path.read_bytes())
+    padded = np.concatenate([np.zeros(int(0.3 * rate)), x, np.zeros(int(2.0 * rate))])
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((padded * 32767).astype("<i2").tobytes())
+
+
+def test_speaking_an_answer_and_asking_what_a_picture_is(tmp_path, start_hub, coral):
+    """Chromium's fake microphone plays a held-out FSDD recording; the photo is Coral's cat."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import SHARED, coral_model
+
+    recording = SHARED / "data" / "fsdd" / "recordings" / "4_jackson_1.wav"
+    if not recording.exists():
+        pytest.skip(f"{recording} is not there (../shared is absent)")
+    fake = tmp_path / "four.wav"
+    _padded_recording(recording, fake)
+    models = tmp_path / "models"
+    models.mkdir()
+    copy_model(BUNDLED / "spoken-digits", models)
+    coral_model(models, "mobilenet", ["mobilenet_v1_0.25_128_quant.tflite", "imagenet_labels.txt"])
+    hub = start_hub(models)
+    import requests
+
+    session = requests.Session()
+    session.post(hub.url + "/api/teacher/login", json={"pin": TEACHER_PIN}, timeout=10)
+    code = session.post(hub.url + "/api/classes", timeout=10).json()["code"]
+    args = ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                   f"--use-file-for-fake-audio-capture={fake}"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        context = browser.new_context(bypass_csp=True, permissions=["microphone"])
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        page.goto(f"{hub.url}/?code={code}")  # 127.0.0.1 is a secure context: the microphone is allowed
+        page.fill("#nickname", "Ada")
+        page.click("#join-button")
+        page.locator("#play").wait_for()
+        page.click("#tab-say")
+        page.click("#say-button")
+        page.wait_for_function("document.getElementById('said').textContent.length > 0")
+        assert page.inner_text("#said") == "4", page.inner_text("#mic-error")
+        page.click("#tab-photo")
+        page.select_option("#photo-model", "mobilenet")
+        page.set_input_files("#photo-file", str(coral / "cat.bmp"))
+        page.wait_for_function("document.querySelectorAll('#photo-result li').length === 3")
+        top = page.inner_text("#photo-result li:first-child")
+        assert "cat" in top, top
+        shot(page, "tablet-what-is-this")
+        browser.close()
