@@ -41,6 +41,7 @@ class EngineConfig:
     cpu_threads: int = 1  # threads inside each CPU interpreter
     queue_size: int = 64  # requests waiting per model before 503 + Retry-After
     request_timeout_s: float = 10.0
+    stuck_after_s: float = 30.0  # a worker on one request this long is hung: the systemd watchdog restarts the hub
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ _RULES: dict[str, tuple] = {
     "engine.cpu_threads": (lambda v: 1 <= v <= 64, "a thread count from 1 to 64"),
     "engine.queue_size": (lambda v: 1 <= v <= 100_000, "a queue length from 1 to 100000"),
     "engine.request_timeout_s": (lambda v: 0.1 <= v <= 600, "seconds from 0.1 to 600"),
+    "engine.stuck_after_s": (lambda v: 1 <= v <= 3600, "seconds from 1 to 3600"),
     "edgetpu.devices": (
         lambda v: v == "auto" or (isinstance(v, list) and all(_is_device_name(d) for d in v)),
         '"auto", or a list of device names like ["usb:0", "pci:0"]',

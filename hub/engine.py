@@ -69,6 +69,8 @@ class Worker(threading.Thread):
         self.input_details = interpreter.get_input_details()
         self.output_details = interpreter.get_output_details()
         self.retired = threading.Event()
+        self.beat = time.monotonic()  # the heartbeat: every loop and every job; the watchdog reads it
+        self.busy_since: float | None = None
 
     @property
     def device(self) -> str | None:
@@ -85,6 +87,7 @@ class Worker(threading.Thread):
     def run(self) -> None:
         jobs = self.engine.queue
         while not self.retired.is_set():
+            self.beat = time.monotonic()
             try:
                 job = jobs.get(timeout=POLL_S)
             except queue.Empty:
@@ -93,8 +96,10 @@ class Worker(threading.Thread):
                 if self.retired.is_set():  # retired while waiting: the job belongs to the new placement
                     jobs.put(job)
                     break
+                self.busy_since = time.monotonic()
                 self.engine.run_job(self, job)
             finally:
+                self.busy_since = None
                 jobs.task_done()
         self.interpreter = None  # release the arena as soon as the worker is done
 
@@ -297,6 +302,20 @@ class ModelEngine:
         if self.accelerator is not None:
             self.pool.release(self.accelerator)
             self.accelerator = None
+
+    def stuck(self, after_s: float) -> list[str]:
+        """Workers that hold one job, or have not looped, for longer than after_s: a hung engine."""
+        now = time.monotonic()
+        with self._lock:
+            workers = list(self._workers)
+        found = []
+        for w in workers:
+            busy = w.busy_since
+            if busy is not None and now - busy > after_s:
+                found.append(f"{w.name} has been on one request for {now - busy:.0f} s")
+            elif busy is None and now - w.beat > after_s + POLL_S and w.is_alive():
+                found.append(f"{w.name} has not looped for {now - w.beat:.0f} s")
+        return found
 
     def status(self) -> dict:
         with self._lock:

@@ -81,6 +81,9 @@ class HubServer(BaseApplication):
         scheme = "http" if self.hub_config.server.tls == "off" else "https"
         for url in urls(self.hub_config.server.host, self.hub_config.server.port, scheme):
             print(f"  open {url}", flush=True)
+        from .systemd import announce_ready
+
+        worker.watchdog = announce_ready(f"{ready} of {len(models)} model(s) serving", the_hub.stuck)
         if self.hub_config.server.tls == "self-signed":
             print(f"  tablets trust this hub once: open {scheme}://<hub>:{self.hub_config.server.port}/ca.crt "
                   "(docs/TEACHERS.md)", flush=True)
@@ -103,7 +106,10 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
 
 
 def serve(config: Config) -> int:
+    from .systemd import claim_notify_socket
+
     limit_malloc_arenas()  # before gunicorn forks the worker, which inherits it
+    claim_notify_socket()  # READY=1 is ours to send, once the models are loaded
     HubServer(config).run()
     return 0
 

@@ -147,13 +147,21 @@ class Hub:
         pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
         return self.classify(self.config.microphone.model, Sound(pcm, rate), k, api="microphone")
 
-    def inject_fault(self, device: str, gone: bool | None, fail_next: int | None) -> dict:
-        """Tests only ([testing] fault_injection): break or mend a simulated Edge TPU."""
+    def inject_fault(self, device: str, gone: bool | None, fail_next: int | None, hang: bool | None = None) -> dict:
+        """Tests only ([testing] fault_injection): break, wedge or mend a simulated Edge TPU."""
         for acc in self.pool.accelerators:
             if acc.name == device and isinstance(acc, SimulatedAccelerator):
-                plan = acc.inject(gone, fail_next)
-                return {"device": device, "gone": plan.gone, "fail_next": plan.fail_next}
+                plan = acc.inject(gone, fail_next, hang)
+                return {"device": device, "gone": plan.gone, "fail_next": plan.fail_next, "hang": plan.hang}
         raise BadInput(f"no simulated Edge TPU named {device!r}")
+
+    def stuck(self) -> list[str]:
+        """Every hung worker of every model (the systemd watchdog stops being fed when any is)."""
+        found = []
+        for entry in self.registry.entries():
+            if entry.engine is not None:
+                found += [f"model {entry.name}: {why}" for why in entry.engine.stuck(self.config.engine.stuck_after_s)]
+        return found
 
     def status(self) -> dict:
         return {

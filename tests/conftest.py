@@ -63,7 +63,7 @@ class HubProcess:
     """`classroom-hub serve` as a child process on 127.0.0.1, with its log kept for failures."""
 
     def __init__(self, models: Path, config_text: str, workdir: Path, scheme: str = "http",
-                 verify: str | bool = True, python: str = sys.executable) -> None:
+                 verify: str | bool = True, python: str = sys.executable, extra_env: dict | None = None) -> None:
         self.port = free_port()
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.verify = verify
@@ -72,6 +72,7 @@ class HubProcess:
         self.log_path = workdir / f"hub-{self.port}.log"
         self._log = self.log_path.open("w")
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_HUB_")}
+        env.update(extra_env or {})
         self.proc = subprocess.Popen(
             [python, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--models", str(models), "--config", str(config)],

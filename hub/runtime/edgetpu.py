@@ -143,6 +143,7 @@ class FaultPlan:
 
     gone: bool = False  # every invoke and every reopen fails, like an unplugged USB stick
     fail_next: int = 0  # the next N invokes fail, then it works again
+    hang: bool = False  # invokes block (a wedged USB transfer) until the fault is lifted
 
 
 class Accelerator:
@@ -218,13 +219,15 @@ class SimulatedAccelerator(Accelerator):
         self.faults = FaultPlan()
         self._fault_lock = threading.Lock()
 
-    def inject(self, gone: bool | None = None, fail_next: int | None = None) -> FaultPlan:
+    def inject(self, gone: bool | None = None, fail_next: int | None = None, hang: bool | None = None) -> FaultPlan:
         with self._fault_lock:
             if gone is not None:
                 self.faults.gone = gone
             if fail_next is not None:
                 self.faults.fail_next = fail_next
-            return FaultPlan(self.faults.gone, self.faults.fail_next)
+            if hang is not None:
+                self.faults.hang = hang
+            return FaultPlan(self.faults.gone, self.faults.fail_next, self.faults.hang)
 
     def check(self) -> None:
         if self.faults.gone:
@@ -239,6 +242,8 @@ class SimulatedAccelerator(Accelerator):
         return interpreter
 
     def before_invoke(self) -> None:
+        while self.faults.hang:  # stuck like a wedged device: only the watchdog notices
+            time.sleep(0.05)
         with self._fault_lock:
             if self.faults.gone:
                 raise RuntimeError("simulated Edge TPU is gone (injected fault)")

@@ -79,4 +79,7 @@ def inject_fault():
         raise BadInput("gone must be true or false")
     if fail_next is not None and (not isinstance(fail_next, int) or fail_next < 0):
         raise BadInput("fail_next must be a whole number")
-    return jsonify(the_hub.inject_fault(str(body.get("device", "sim:0")), gone, fail_next))
+    hang = body.get("hang")
+    if hang is not None and not isinstance(hang, bool):
+        raise BadInput("hang must be true or false")
+    return jsonify(the_hub.inject_fault(str(body.get("device", "sim:0")), gone, fail_next, hang))
