@@ -70,6 +70,24 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0 if all(e.status == "ready" for e in the_hub.registry.entries()) else 1
 
 
+def cmd_pin(args: argparse.Namespace) -> int:
+    """Make the teacher's PIN (printed once, kept hashed), or say where it comes from."""
+    from .classroom.auth import PIN_FILE, TeacherAuth
+
+    config = _config(args)
+    if config.teacher.pin:
+        print(f"the teacher PIN is set in {config.source} ([teacher] pin); change it there")
+        return 0
+    path = Path(config.classroom.data_dir) / PIN_FILE
+    if path.exists() and not args.reset:
+        print(f"a teacher PIN is already set (its hash is in {path}); --reset makes a new one")
+        return 0
+    if args.reset:
+        path.unlink(missing_ok=True)
+    TeacherAuth(config.teacher, Path(config.classroom.data_dir), announce=print)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="classroom-hub", description="Offline AI hub for classrooms.")
     parser.add_argument("--version", action="version", version=f"classroom-hub {__version__}")
@@ -84,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("dir", nargs="?", type=Path, help="models folder (default ./models)")
     models.add_argument("--config", type=Path, help="TOML config file")
     models.set_defaults(func=cmd_models)
+    pin = sub.add_parser("pin", help="make the teacher's PIN (shown once, stored hashed)")
+    pin.add_argument("--config", type=Path, help="TOML config file")
+    pin.add_argument("--reset", action="store_true", help="replace the current PIN with a new one")
+    pin.set_defaults(func=cmd_pin)
     return parser
 
 

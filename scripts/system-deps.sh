@@ -1,10 +1,13 @@
 #!/bin/sh
-# Debian packages the tests need: Chromium for the browser tests, PortAudio for sounddevice.
+# Debian packages the tests need: Chromium for the browser tests, PortAudio for sounddevice,
+# cage and systemd-analyze so that the kiosk unit verifies as it would on a Pi.
 # Installs only what is missing; without root or sudo it says what to install and goes on.
 set -u
 need=""
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 if ! ldconfig -p 2>/dev/null | grep -q 'libportaudio\.so\.2'; then need="$need libportaudio2"; fi
+command -v cage >/dev/null 2>&1 || need="$need cage"
+command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else SUDO=none; fi
 if [ "$SUDO" = none ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -1,0 +1,159 @@
+#!/bin/sh
+# Install Classroom Hub on Raspberry Pi OS Bookworm (or any Debian 12): one command, then reboot.
+#
+#   sudo scripts/install-pi.sh [--wheelhouse DIR] [--port 8080] [--no-kiosk]
+#   sudo scripts/install-pi.sh --uninstall [--purge]
+#
+# What it does (again and again without harm: it keeps the config, the PIN and the models):
+#   Debian packages (python3-venv, libportaudio2, cage, chromium, curl); system users
+#   classroom-hub and classroom-kiosk; a venv in /opt/classroom-hub (from the network, or from
+#   a wheelhouse folder copied on a USB stick: no network at all); the config in
+#   /etc/classroom-hub/hub.toml; models and data in /var/lib/classroom-hub; the teacher's PIN
+#   (printed once); the systemd units and the Coral udev rule, enabled.
+# --prefix DIR installs everything under DIR instead of / and, with --no-root, skips what needs
+# root (packages, users, systemctl, udevadm): that is how the tests run it end to end.
+set -eu
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+PREFIX=""
+ROOT=1
+APT=1
+KIOSK=1
+WHEELHOUSE=""
+VENV=""
+PORT=8080
+UNINSTALL=0
+PURGE=0
+PYTHON=${PYTHON:-python3}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) PREFIX=$(cd "$2" && pwd); shift 2 ;;
+    --no-root) ROOT=0; APT=0; shift ;;
+    --no-apt) APT=0; shift ;;
+    --no-kiosk) KIOSK=0; shift ;;
+    --wheelhouse) WHEELHOUSE=$(cd "$2" && pwd); shift 2 ;;
+    --venv) VENV=$(cd "$2" && pwd); shift 2 ;;  # use an environment that already has the hub (tests)
+    --port) PORT=$2; shift 2 ;;
+    --uninstall) UNINSTALL=1; shift ;;
+    --purge) PURGE=1; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+OPT=$PREFIX/opt/classroom-hub
+ETC=$PREFIX/etc/classroom-hub
+DATA=$PREFIX/var/lib/classroom-hub
+UNITS=$PREFIX/etc/systemd/system
+RULES=$PREFIX/etc/udev/rules.d
+KIOSK_URL="http://127.0.0.1:$PORT/kiosk"
+
+say() { printf '[classroom-hub] %s\n' "$*"; }
+
+if [ "$ROOT" = 1 ] && [ "$(id -u)" != 0 ]; then
+  echo "run as root (sudo $0 ...), or use --prefix DIR --no-root to try it out" >&2
+  exit 2
+fi
+
+if [ "$UNINSTALL" = 1 ]; then
+  if [ "$ROOT" = 1 ]; then
+    systemctl disable --now classroom-kiosk.service classroom-hub.service 2>/dev/null || true
+  fi
+  rm -f "$UNITS/classroom-hub.service" "$UNITS/classroom-kiosk.service" "$RULES/60-coral-edgetpu.rules"
+  rm -rf "$OPT"
+  if [ "$PURGE" = 1 ]; then
+    rm -rf "$ETC" "$DATA"
+    say "removed, with the config, the models, the PIN and the certificates"
+  else
+    say "removed; kept $ETC and $DATA (models, PIN, certificates); --purge removes them too"
+  fi
+  if [ "$ROOT" = 1 ]; then
+    systemctl daemon-reload
+    udevadm control --reload-rules 2>/dev/null || true
+    [ "$PURGE" = 1 ] && { userdel classroom-hub 2>/dev/null || true; userdel classroom-kiosk 2>/dev/null || true; }
+  fi
+  exit 0
+fi
+
+if [ "$APT" = 1 ]; then
+  say "installing Debian packages"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv python3-pip libportaudio2 curl \
+    $( [ "$KIOSK" = 1 ] && echo cage chromium ) >/dev/null
+fi
+
+if [ "$ROOT" = 1 ]; then
+  id classroom-hub >/dev/null 2>&1 || useradd --system --home-dir /var/lib/classroom-hub --no-create-home \
+    --shell /usr/sbin/nologin --groups plugdev,audio classroom-hub
+  if [ "$KIOSK" = 1 ]; then
+    id classroom-kiosk >/dev/null 2>&1 || useradd --system --create-home --home-dir /var/lib/classroom-kiosk \
+      --shell /usr/sbin/nologin --groups video,render,input classroom-kiosk
+  fi
+fi
+
+mkdir -p "$OPT" "$ETC" "$DATA/models" "$UNITS" "$RULES"
+
+say "creating the Python environment in $OPT/venv"
+if [ -n "$VENV" ]; then
+  ln -sfn "$VENV" "$OPT/venv"
+else
+  [ -x "$OPT/venv/bin/python" ] || "$PYTHON" -m venv "$OPT/venv"
+fi
+if [ -n "$VENV" ]; then
+  :
+elif [ -n "$WHEELHOUSE" ]; then
+  "$OPT/venv/bin/pip" install --quiet --no-index --find-links "$WHEELHOUSE" classroom-hub
+else
+  "$OPT/venv/bin/pip" install --quiet --upgrade "$SRC"
+fi
+
+rm -rf "$OPT/docs" && cp -r "$SRC/docs" "$OPT/docs"
+
+for model in "$SRC"/models/*/; do
+  name=$(basename "$model")
+  [ -e "$DATA/models/$name" ] || { cp -r "$model" "$DATA/models/$name"; say "added the bundled model $name"; }
+done
+
+if [ ! -f "$ETC/hub.toml" ]; then
+  cat > "$ETC/hub.toml" <<EOF
+# Classroom Hub settings; every key is explained in docs/CONFIG.md. Restart after a change:
+#   sudo systemctl restart classroom-hub
+[server]
+port = $PORT
+# tls = "self-signed"   # HTTPS for the camera and microphone: see docs/TEACHERS.md
+
+[models]
+dir = "$DATA/models"
+
+[classroom]
+data_dir = "$DATA"
+EOF
+  say "wrote $ETC/hub.toml"
+else
+  say "kept the existing $ETC/hub.toml"
+fi
+
+"$OPT/venv/bin/classroom-hub" pin --config "$ETC/hub.toml"
+
+sed "s#@PREFIX@#$PREFIX#g" "$SRC/systemd/classroom-hub.service" > "$UNITS/classroom-hub.service"
+if [ "$KIOSK" = 1 ]; then
+  sed "s#@PREFIX@#$PREFIX#g; s#@KIOSK_URL@#$KIOSK_URL#g" "$SRC/systemd/classroom-kiosk.service" \
+    > "$UNITS/classroom-kiosk.service"
+fi
+cp "$SRC/systemd/60-coral-edgetpu.rules" "$RULES/60-coral-edgetpu.rules"
+
+if [ "$ROOT" = 1 ]; then
+  chown -R classroom-hub:classroom-hub "$DATA"
+  chmod 0750 "$DATA"
+  udevadm control --reload-rules && udevadm trigger --subsystem-match=usb || true
+  systemctl daemon-reload
+  systemctl enable --now classroom-hub.service
+  if [ "$KIOSK" = 1 ]; then
+    systemctl enable classroom-kiosk.service
+    systemctl set-default graphical.target >/dev/null
+  fi
+  say "installed. Check it with: classroom-hub doctor (or: journalctl -u classroom-hub)"
+  [ "$KIOSK" = 1 ] && say "reboot once: the screen then shows the class code at $KIOSK_URL"
+else
+  say "installed under $PREFIX (no root: packages, users and services were skipped)"
+fi
