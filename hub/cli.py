@@ -88,6 +88,14 @@ def cmd_pin(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import report, run_checks
+
+    text, worst = report(run_checks(_config(args)), args.json)
+    print(text)
+    return worst
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="classroom-hub", description="Offline AI hub for classrooms.")
     parser.add_argument("--version", action="version", version=f"classroom-hub {__version__}")
@@ -106,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument("--config", type=Path, help="TOML config file")
     pin.add_argument("--reset", action="store_true", help="replace the current PIN with a new one")
     pin.set_defaults(func=cmd_pin)
+    doctor = sub.add_parser("doctor", help="check this machine: runtime, Edge TPU, power, models, port, clock")
+    doctor.add_argument("--config", type=Path, help="TOML config file")
+    doctor.add_argument("--models", type=Path, help="models folder (default from the config)")
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    doctor.set_defaults(func=cmd_doctor)
     return parser
 
 
