@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: help install install-dev system-deps run test bench models clean
+.PHONY: help install install-dev system-deps run test bench models wheelhouse install-pi clean
 
 help:
 	@echo "make run      create $(VENV), install the hub, serve the bundled models on port $(PORT)"
@@ -13,6 +13,8 @@ help:
 	@echo "make install  create $(VENV) and install the hub only (what a Pi needs)"
 	@echo "make bench    run the serving benchmark (bench/serve.py)"
 	@echo "make models   rebuild models/digits and models/spoken-digits with classroom-quantize (needs the quantize extra)"
+	@echo "make wheelhouse  every wheel for a Pi (aarch64, Python 3.11) in wheelhouse/, for an offline install"
+	@echo "make install-pi  install on this Raspberry Pi as services (sudo; see docs/INSTALL.md)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +44,14 @@ test: install-dev
 
 bench: install-dev
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/classroom.py
+
+ARCH ?= aarch64
+wheelhouse: $(BIN)/python
+	PIP=$(BIN)/pip sh scripts/wheelhouse.sh $(ARCH) wheelhouse
+
+install-pi:
+	sudo sh scripts/install-pi.sh
 
 models: install-dev
 	$(BIN)/classroom-quantize build digits --out models
