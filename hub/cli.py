@@ -2,18 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 from . import __version__
 from .config import Config, load_config
 from .errors import HubError
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+from .logs import setup_logging
 
 
 def _config(args: argparse.Namespace) -> Config:

@@ -182,7 +182,8 @@ class ModelEngine:
         worker.start()
         for w in old:
             w.retired.set()
-        log.info("%s: serving on Edge TPU %s", self.spec.name, acc.name)
+        log.info("%s: serving on Edge TPU %s", self.spec.name, acc.name,
+                 extra={"fields": {"MODEL": self.spec.name, "BACKEND": "edgetpu", "DEVICE": acc.name}})
         return True
 
     def _start_cpu(self) -> None:
@@ -199,7 +200,8 @@ class ModelEngine:
         for w in old:
             w.retired.set()
         log.info("%s: serving on the CPU with %d worker(s)%s", self.spec.name, len(workers),
-                 f" ({self.tpu_reason})" if self.tpu_reason else "")
+                 f" ({self.tpu_reason})" if self.tpu_reason else "",
+                 extra={"fields": {"MODEL": self.spec.name, "BACKEND": "cpu"}})
 
     # ---- fallback and return -------------------------------------------------------------------
     def _fall_back(self, worker: Worker, exc: Exception) -> None:
@@ -212,7 +214,8 @@ class ModelEngine:
             self.tpu_reason = f"Edge TPU {acc.name} failed: {exc}"
             self.fallbacks += 1
             worker.retired.set()
-            log.warning("%s: Edge TPU %s failed mid-run (%s); moving to the CPU", self.spec.name, acc.name, exc)
+            log.warning("%s: Edge TPU %s failed mid-run (%s); moving to the CPU", self.spec.name, acc.name, exc,
+                        extra={"fields": {"MODEL": self.spec.name, "BACKEND": "cpu", "DEVICE": acc.name}})
             if CPU in self.spec.serving_variants:
                 self._start_cpu()
             else:

@@ -142,7 +142,8 @@ class Registry:
         else:
             entry.engine, entry.status = engine, READY
         log.log(logging.INFO if entry.status == READY else logging.WARNING, "model %s: %s%s",
-                name, entry.status, f" ({entry.reason})" if entry.reason else "")
+                name, entry.status, f" ({entry.reason})" if entry.reason else "",
+                extra={"fields": {"MODEL": name, "MODEL_STATUS": entry.status}})
         return entry
 
     def _changes(self, settle: bool) -> tuple[dict[str, tuple], list[str]]:
