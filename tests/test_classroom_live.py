@@ -293,3 +293,23 @@ def test_no_nickname_picture_or_recording_reaches_the_log_or_the_disk(hub, tmp_p
     assert "Zebedee" not in log and code not in log
     written = [p for p in (tmp_path / "hub-data").rglob("*") if p.is_file()]
     assert [p.name for p in written] == []  # the PIN came from the config: nothing at all was written
+
+
+def test_dashboard_hears_when_the_edge_tpu_fails_and_comes_back(tmp_path, start_hub):
+    models = tmp_path / "models"
+    models.mkdir()
+    copy_model(BUNDLED / "digits", models)
+    hub = start_hub(models, testing={"simulated_edgetpu": 1, "fault_injection": True})
+    _, token = teacher_session(hub)
+    dashboard = Dashboard(hub, token)
+    wait_for(lambda: dashboard.of("snapshot"))
+    assert hub.model("digits")["backend"] == "edgetpu"
+    hub.post("/api/testing/faults", json={"device": "sim:0", "fail_next": 1})
+    assert hub.post("/api/models/digits/classify", data=png(render(2)),
+                    headers={"Content-Type": "image/png"}).status_code == 200  # answered on the CPU
+    fallback = wait_for(lambda: [e for e in dashboard.of("model_state") if e[1]["event"] == "fallback"])[0][1]
+    assert fallback["model"] == "digits" and fallback["device"] == "sim:0"
+    back = wait_for(lambda: [e for e in dashboard.of("model_state") if e[1]["event"] == "recovered"])[0][1]
+    assert back["model"] == "digits"
+    stats = wait_for(lambda: [e for e in dashboard.of("stats") if e[1]["models"][0]["fallbacks"]])[0][1]
+    assert stats["models"][0]["fallbacks"] == 1
