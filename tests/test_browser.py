@@ -207,3 +207,30 @@ def test_speaking_an_answer_and_asking_what_a_picture_is(tmp_path, start_hub, co
         assert "cat" in top, top
         shot(page, "tablet-what-is-this")
         browser.close()
+
+
+def test_the_pages_work_under_their_own_content_security_policy(hub, browser):
+    """The other tests let Playwright evaluate scripts; this one keeps the CSP enforced."""
+    import requests
+
+    session = requests.Session()
+    session.post(hub.url + "/api/teacher/login", json={"pin": TEACHER_PIN}, timeout=10)
+    code = session.post(hub.url + "/api/classes", timeout=10).json()["code"]
+    context = browser.new_context()  # no bypass_csp
+    violations = []
+    context.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    tablet = context.new_page()
+    tablet.goto(f"{hub.url}/?code={code}")
+    tablet.fill("#nickname", "Csp")
+    tablet.click("#join-button")
+    tablet.locator("#play").wait_for(state="visible", timeout=15000)
+    teacher = context.new_page()
+    teacher.goto(hub.url + "/teacher")
+    teacher.fill("#pin", TEACHER_PIN)
+    teacher.click("#login-button")
+    teacher.locator("tr[data-student='Csp']").wait_for(timeout=15000)
+    kiosk = context.new_page()
+    kiosk.goto(hub.url + "/kiosk")
+    kiosk.locator("#code", has_text=code).wait_for(timeout=15000)
+    assert violations == []
+    context.close()

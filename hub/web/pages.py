@@ -19,7 +19,7 @@ def _page(name: str) -> Response:
     response = send_from_directory(STATIC, name, max_age=0)
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-        "connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'")
+        "connect-src 'self'; style-src 'self'; script-src 'self'")
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
