@@ -80,6 +80,7 @@ def check_edgetpu(config: Config) -> list[Check]:
                       "plug the Coral USB Accelerator into a blue USB 3 port, or fit the M.2/PCIe card; "
                       "then " + EDGETPU_RUNTIME_FIX)]
     out = []
+    ours = None  # whether the running hub holds a locked TPU: asked only if one is locked
     try:
         load_edgetpu_delegate(select_runtime(), config.edgetpu.library, {"device": devices[0].name})
         runtime_ok = True
@@ -97,8 +98,9 @@ def check_edgetpu(config: Config) -> list[Check]:
             if runtime_ok:
                 out.append(Check("OK", "edgetpu", f"{device.name} ({device.kind}) ready"))
         except TpuUnavailable as exc:
-            out.append(Check("INFO" if _hub_running(config) else "WARN", "edgetpu", f"{device.name} is {exc}",
-                             "" if _hub_running(config) else "stop the other program that uses the Edge TPU"))
+            ours = _hub_running(config) if ours is None else ours
+            out.append(Check("INFO" if ours else "WARN", "edgetpu", f"{device.name} is {exc}",
+                             "" if ours else "stop the other program that uses the Edge TPU"))
     return out
 
 

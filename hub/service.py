@@ -13,7 +13,7 @@ from typing import Callable
 from . import __version__
 from .adapters import audio
 from .adapters.classify import top_k
-from .adapters.image import preprocess, quantize
+from .adapters.image import preprocess, quantize_real
 from .adapters.microphone import Microphone
 from .config import Config
 from .engine import InvokeResult
@@ -39,15 +39,14 @@ class Sound:
         return audio.decode_pcm16(self.data, self.sample_rate)
 
 
-def audio_tensor(sound: Sound, spec, prep) -> "object":
+def audio_tensor(sound: Sound, spec, prep):
     """The recording as the model's input: the same features classroom-quantize trained on."""
     params = audio.FeatureParams.from_json(prep.extra)
     if tuple(spec.shape[1:]) != params.shape:
         raise BadInput(f"the model takes {list(spec.shape)} but its manifest's audio features make "
                        f"{list(params.shape)}; rebuild the model")
     x, rate = sound.samples()
-    feats = audio.features(x, rate, params)  # already in [0, 1]
-    return quantize((feats * 255.0), spec, (0.0, 1.0))
+    return quantize_real(audio.features(x, rate, params), spec)
 
 
 @dataclass(frozen=True)

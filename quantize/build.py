@@ -104,11 +104,9 @@ def build_recipe(recipe_name: str, options: BuildOptions) -> Outcome:
 def _gate(results, max_drop: float, name: str):
     try:
         return choose_and_gate(results, max_drop)
-    except QuantizeError:
-        from .pipeline import Outcome as _O  # show the figures that led to the refusal
-
+    except QuantizeError:  # show the figures that led to the refusal
         by = {r.name: r for r in results}
-        print_summary(_O(name, results, by["int8"], by["float32"], 0.0))
+        print_summary(Outcome(name, results, by["int8"], by["float32"], 0.0))
         raise
 
 

@@ -71,6 +71,21 @@ def _bytes(text: str) -> int:
     return round(float(m.group(1)) * _UNITS[m.group(2)])
 
 
+# The summary block: (line, CompilerLog attribute, how to read the value).
+_SUMMARY = [(re.compile(pattern), attr, convert) for pattern, attr, convert in (
+    (r"Edge TPU Compiler version (\S+)", "version", str),
+    (r"Model compiled successfully in (\d+) ms", "compile_ms", int),
+    (r"Output model: (.+)$", "output_model", str.strip),
+    (r"On-chip memory used for caching model parameters: (.+)$", "on_chip_bytes", _bytes),
+    (r"On-chip memory remaining for caching model parameters: (.+)$", "on_chip_remaining_bytes", _bytes),
+    (r"Off-chip memory used for streaming uncached model parameters: (.+)$", "off_chip_bytes", _bytes),
+    (r"Number of Edge TPU subgraphs: (\d+)", "subgraphs", int),
+    (r"Total number of operations: (\d+)", "total_ops", int),
+    (r"Number of operations that will run on Edge TPU: (\d+)", "ops_on_edgetpu", int),
+    (r"Number of operations that will run on CPU: (\d+)", "ops_on_cpu", int),
+)]
+
+
 def parse_log(text: str) -> CompilerLog:
     """Parse what `edgetpu_compiler -s` prints (versions 2.x to 16 share this format)."""
     log = CompilerLog()
@@ -79,26 +94,10 @@ def parse_log(text: str) -> CompilerLog:
         line = raw.strip()
         if not line:
             continue
-        if m := re.match(r"Edge TPU Compiler version (\S+)", line):
-            log.version = m.group(1)
-        elif m := re.match(r"Model compiled successfully in (\d+) ms", line):
-            log.success, log.compile_ms = True, int(m.group(1))
-        elif m := re.match(r"Output model: (.+)$", line):
-            log.output_model = m.group(1).strip()
-        elif m := re.match(r"On-chip memory used for caching model parameters: (.+)$", line):
-            log.on_chip_bytes = _bytes(m.group(1))
-        elif m := re.match(r"On-chip memory remaining for caching model parameters: (.+)$", line):
-            log.on_chip_remaining_bytes = _bytes(m.group(1))
-        elif m := re.match(r"Off-chip memory used for streaming uncached model parameters: (.+)$", line):
-            log.off_chip_bytes = _bytes(m.group(1))
-        elif m := re.match(r"Number of Edge TPU subgraphs: (\d+)", line):
-            log.subgraphs = int(m.group(1))
-        elif m := re.match(r"Total number of operations: (\d+)", line):
-            log.total_ops = int(m.group(1))
-        elif m := re.match(r"Number of operations that will run on Edge TPU: (\d+)", line):
-            log.ops_on_edgetpu = int(m.group(1))
-        elif m := re.match(r"Number of operations that will run on CPU: (\d+)", line):
-            log.ops_on_cpu = int(m.group(1))
+        field = next(((attr, convert, m) for pattern, attr, convert in _SUMMARY if (m := pattern.match(line))), None)
+        if field:
+            attr, convert, m = field
+            setattr(log, attr, convert(m.group(1)))
         elif re.match(r"Operator\s+Count\s+Status", line):
             in_table = True
         elif in_table and (m := re.match(r"([A-Z][A-Z0-9_]*)\s+(\d+)\s+(\S.*)$", line)):
@@ -106,11 +105,10 @@ def parse_log(text: str) -> CompilerLog:
         elif line.startswith(("ERROR:", "Invalid model", "Model could not be", "Compilation failed")) \
                 or "Internal compiler error" in line:
             log.errors.append(line)
+    log.success = log.compile_ms is not None and not log.errors  # "Model compiled successfully in N ms"
     if log.success and log.total_ops is not None and log.ops_on_edgetpu is None:
         # the compiler prints the two counts only when some ops stay on the CPU
         log.ops_on_edgetpu, log.ops_on_cpu = log.total_ops, 0
-    if log.errors:
-        log.success = False
     return log
 
 

@@ -181,7 +181,8 @@ def audio_wave(path: Path, params: FeatureParams) -> np.ndarray:
 
 
 def load_inputs(source: Path, task: str, shape: tuple[int, ...], value_range, params: FeatureParams,
-                what: str) -> tuple[np.ndarray, list[Path]]:
+                what: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(model inputs, the recordings' waveforms: empty for pictures and .npy)."""
     if source.is_file() and source.suffix == ".npy":
         x = np.load(source, allow_pickle=False).astype(np.float32)
         if x.ndim == len(shape) + 2 and x.shape[1] == 1:
@@ -201,11 +202,11 @@ def load_inputs(source: Path, task: str, shape: tuple[int, ...], value_range, pa
                                 f"{params.sample_rate} Hz): train on hub.adapters.audio.features, or give an .npy")
         paths = _files(source, AUDIO_SUFFIXES)
         waves = [audio_wave(p, params) for p in progress.bar(paths, f"read {what} recordings")]
-        return np.stack([features(w, params.sample_rate, params) for w in waves]), paths
+        return np.stack([features(w, params.sample_rate, params) for w in waves]), waves
     paths = _files(source, IMAGE_SUFFIXES)
     if not paths:
         raise QuantizeError(f"{source} holds no images")
-    return np.stack([image_input(p, shape, value_range) for p in progress.bar(paths, f"read {what} images")]), paths
+    return np.stack([image_input(p, shape, value_range) for p in progress.bar(paths, f"read {what} images")]), []
 
 
 def labelled(folder: Path, labels: tuple[str, ...], task: str, shape, value_range, params, what: str):
@@ -220,11 +221,10 @@ def labelled(folder: Path, labels: tuple[str, ...], task: str, shape, value_rang
         raise QuantizeError(f"{folder}: subfolders {', '.join(unknown)} are not in the labels file")
     xs, ys, waves = [], [], []
     for sub in subfolders:
-        x, paths = load_inputs(sub, task, shape, value_range, params, what)
+        x, sub_waves = load_inputs(sub, task, shape, value_range, params, what)  # each file read once
         xs.append(x)
         ys.append(np.full(len(x), labels.index(sub.name), np.int64))
-        if task == "audio-classification":
-            waves += [audio_wave(p, params) for p in paths]
+        waves += sub_waves
     return np.concatenate(xs), np.concatenate(ys), waves
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import platform
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -236,7 +235,3 @@ def manifest_for(name: str, task: str, labels: tuple[str, ...], shape: tuple[int
         "edgetpu": outcome.edgetpu,
         "provenance": provenance,
     }
-
-
-def started_clock() -> float:
-    return time.perf_counter()

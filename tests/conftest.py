@@ -53,6 +53,16 @@ def models_dir(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture
+def bundled_models(tmp_path: Path) -> Path:
+    """A models folder holding copies of every bundled model (digits and spoken-digits)."""
+    root = tmp_path / "models"
+    root.mkdir()
+    for folder in sorted(p for p in BUNDLED.iterdir() if p.is_dir() and ".tmp" not in p.name):
+        copy_model(folder, root)
+    return root
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

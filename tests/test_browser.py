@@ -17,12 +17,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 
 
 @pytest.fixture
-def hub(tmp_path, start_hub):
-    models = tmp_path / "models"
-    models.mkdir()
-    copy_model(BUNDLED / "digits", models)
-    copy_model(BUNDLED / "spoken-digits", models)
-    return start_hub(models)
+def hub(bundled_models, start_hub):
+    return start_hub(bundled_models)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from hub.adapters.audio import decode_wav, resample
-from tests.conftest import BUNDLED, SHARED, copy_model
+from tests.conftest import SHARED
 from tests.drawing import png, render
 from tests.test_audio_features import tone, wav_bytes
 
@@ -13,12 +13,8 @@ FSDD = SHARED / "data" / "fsdd" / "recordings"
 
 
 @pytest.fixture
-def hub(tmp_path, start_hub):
-    models = tmp_path / "models"
-    models.mkdir()
-    copy_model(BUNDLED / "digits", models)
-    copy_model(BUNDLED / "spoken-digits", models)
-    return start_hub(models)
+def hub(bundled_models, start_hub):
+    return start_hub(bundled_models)
 
 
 def fsdd_test_files(count: int) -> list:

@@ -131,11 +131,17 @@ def quantize(pixels: np.ndarray, spec: TensorSpec, value_range: tuple[float, flo
             return (x / 255.0).astype(spec.dtype).reshape(spec.shape)
     else:
         low, high = value_range
-        real = low + x * ((high - low) / 255.0)
-        if not spec.scale or spec.dtype.startswith("float"):
-            return real.astype(spec.dtype).reshape(spec.shape)
-        q = np.round(real / spec.scale + spec.zero_point)
+        return quantize_real(low + x * ((high - low) / 255.0), spec)
     info = np.iinfo(spec.dtype)
+    return np.clip(q, info.min, info.max).astype(spec.dtype).reshape(spec.shape)
+
+
+def quantize_real(real: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """Real values (the model's float input) into the tensor's dtype, scale and zero point."""
+    if not spec.scale or spec.dtype.startswith("float"):
+        return real.astype(spec.dtype).reshape(spec.shape)
+    info = np.iinfo(spec.dtype)
+    q = np.round(real / spec.scale + spec.zero_point)
     return np.clip(q, info.min, info.max).astype(spec.dtype).reshape(spec.shape)
 
 

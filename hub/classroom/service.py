@@ -62,10 +62,10 @@ class ClassroomService:
 
     # --- what tablets do -------------------------------------------------------------------------
 
-    def joined(self, room: Classroom, student: Student) -> None:
+    def joined(self, student: Student) -> None:
         self.announce("student_joined", student.figures())
 
-    def left(self, room: Classroom, student: Student) -> None:
+    def left(self, student: Student) -> None:
         student.connected = False
         student.sid = None
         self.announce("student_left", student.figures())

@@ -9,7 +9,7 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from ..errors import HubError, Overloaded, TooManyAttempts
+from ..errors import HubError
 
 log = logging.getLogger(__name__)
 
@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 def hub_error_response(exc: HubError):
     response = jsonify(exc.to_json())
     response.status_code = exc.status
-    if isinstance(exc, (Overloaded, TooManyAttempts)):
-        response.headers["Retry-After"] = str(exc.retry_after_s)
+    retry_after = exc.details.get("retry_after_s")
+    if retry_after is not None:  # Overloaded, TooManyAttempts: say when to come back
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 

@@ -8,7 +8,6 @@ The default CORS policy (the hub's own origin only) is kept on purpose.
 from __future__ import annotations
 
 import logging
-import threading
 from functools import wraps
 
 from flask import request
@@ -44,7 +43,6 @@ def replies(handler):
 def create_socketio(app, hub: Hub, classroom: ClassroomService) -> SocketIO:
     socketio = SocketIO(app, async_mode=ASYNC_MODE, max_http_buffer_size=hub.config.limits.max_body_bytes,
                         ping_interval=10, ping_timeout=20, logger=False, engineio_logger=False)
-    sid_student: dict[str, str] = {}  # Socket.IO session -> student id, for this class
 
     def teacher_event(kind: str, data: dict) -> None:
         socketio.emit(kind, data, namespace="/teacher", to=TEACHERS)
@@ -54,12 +52,10 @@ def create_socketio(app, hub: Hub, classroom: ClassroomService) -> SocketIO:
             socketio.emit("class_ended", {"message": "the class has ended; thank you!"}, namespace="/class",
                           to=CLASS_ROOM)
             for sid in data.get("sids", []):
-                sid_student.pop(sid, None)
                 _disconnect_later(socketio, sid, "/class")
         elif kind == "student_kicked" and data.get("sid"):
             socketio.emit("kicked", {"message": "the teacher has taken you out of the class"}, namespace="/class",
                           to=data["sid"])
-            sid_student.pop(data["sid"], None)
             _disconnect_later(socketio, data["sid"], "/class")
         elif kind == "class_state":
             socketio.emit("class_state", {"state": data.get("state"), "paused": data.get("paused")},
@@ -83,9 +79,8 @@ def create_socketio(app, hub: Hub, classroom: ClassroomService) -> SocketIO:
         data = data if isinstance(data, dict) else {}
         room = classroom.classes.by_code(data.get("code"))
         student = room.join(data.get("nickname"), request.sid)
-        sid_student[request.sid] = student.id
         join_room(CLASS_ROOM)
-        classroom.joined(room, student)
+        classroom.joined(student)
         return {"ok": True, "student_id": student.id, "nickname": student.nickname, "paused": room.paused,
                 "question": room.question_for(student).to_json()}
 
@@ -123,11 +118,10 @@ def create_socketio(app, hub: Hub, classroom: ClassroomService) -> SocketIO:
 
     @socketio.on("disconnect", namespace="/class")
     def on_class_disconnect(*_):
-        sid_student.pop(request.sid, None)
         room = classroom.classes.current
         student = room.by_sid(request.sid) if room else None
         if student is not None:
-            classroom.left(room, student)
+            classroom.left(student)
 
     # --- /teacher: the dashboard -----------------------------------------------------------------
 
@@ -178,7 +172,7 @@ def _disconnect_later(socketio: SocketIO, sid: str, namespace: str) -> None:
         except Exception:  # noqa: BLE001 - it may already be gone
             pass
 
-    threading.Thread(target=later, daemon=True).start()
+    socketio.start_background_task(later)
 
 
 __all__ = ["ASYNC_MODE", "create_socketio", "disconnect"]
