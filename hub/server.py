@@ -12,22 +12,18 @@ import sys
 
 from gunicorn.app.base import BaseApplication
 
+from .addresses import lan_addresses
 from .config import Config
 
 log = logging.getLogger(__name__)
 
 
 def urls(host: str, port: int, scheme: str = "http") -> list[str]:
-    """Addresses a person can type: every local IPv4 address when bound to all of them."""
+    """Addresses a person can type: this machine's own and every LAN address when bound to all."""
     if host not in ("0.0.0.0", "::", ""):
         return [f"{scheme}://{host}:{port}/"]
-    found = {"127.0.0.1"}
-    try:
-        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
-            found.add(info[4][0])
-    except OSError:
-        pass
-    return [f"{scheme}://{ip}:{port}/" for ip in sorted(found)] + [f"{scheme}://{socket.gethostname()}.local:{port}/"]
+    found = ["127.0.0.1", *lan_addresses()]
+    return [f"{scheme}://{ip}:{port}/" for ip in found] + [f"{scheme}://{socket.gethostname()}.local:{port}/"]
 
 
 def certificate_files(config: Config) -> tuple[str, str] | None:

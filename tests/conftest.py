@@ -63,6 +63,25 @@ def bundled_models(tmp_path: Path) -> Path:
     return root
 
 
+def machine_addresses() -> set[str]:
+    """This machine's non-loopback IPv4 addresses, as `hostname -I` lists them (independently of
+    hub/addresses.py, which the tests check against it)."""
+    listed = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+    return {a for a in listed if a.count(".") == 3 and not a.startswith("127.")}
+
+
+def check_join_url(url: str, hub_url: str, code: str | None = None) -> None:
+    """A join address as the kiosk on the hub itself (asked at 127.0.0.1) must show it: one of
+    the hub's LAN addresses, the hub's port, the class code; 127.0.0.1 only on a machine with none."""
+    from urllib.parse import urlsplit
+
+    got, hub = urlsplit(url), urlsplit(hub_url)
+    lan = machine_addresses()
+    assert (got.hostname in lan) if lan else got.hostname == "127.0.0.1", (url, lan)
+    assert (got.scheme, got.port, got.path) == (hub.scheme, hub.port, "/"), url
+    assert got.query == (f"code={code}" if code else ""), url
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -9,7 +9,7 @@ import time
 import pytest
 import socketio
 
-from tests.conftest import BUNDLED, TEACHER_PIN, copy_model, wait_for
+from tests.conftest import BUNDLED, TEACHER_PIN, check_join_url, copy_model, wait_for
 from tests.drawing import png, render
 from tests.test_audio_features import tone, wav_bytes
 
@@ -142,6 +142,19 @@ def test_wrong_code_bad_nickname_and_answers_before_joining(hub):
     assert tablet.call("answer", {"a": "x"})["code"] == "bad_input"
     tablet.close()
     other.close()
+
+
+def test_join_address_is_where_tablets_can_reach_the_hub(hub, bundled_models, start_hub):
+    # asked at 127.0.0.1 (the kiosk on the hub itself): the hub's LAN address, never loopback
+    check_join_url(hub.get("/api/classes/current/qr.svg").headers["X-Join-Url"], hub.url)
+    _, _, code = start_class(hub)
+    check_join_url(hub.get("/api/classes/current/qr.svg").headers["X-Join-Url"], hub.url, code)
+    # asked by name from the room's network: that name is what tablets use
+    named = hub.get("/api/classes/current/qr.svg", headers={"Host": "hub.school.example:8080"})
+    assert named.headers["X-Join-Url"] == f"http://hub.school.example:8080/?code={code}"
+    # and [classroom] public_url, when set, wins over both
+    other = start_hub(bundled_models, classroom={"public_url": "http://classroom-7.local:8080"})
+    assert other.get("/api/classes/current/qr.svg").headers["X-Join-Url"] == "http://classroom-7.local:8080/"
 
 
 def test_teacher_namespace_refuses_without_login(hub):

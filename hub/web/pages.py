@@ -10,6 +10,8 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, request, send_from_directory
 
+from ..addresses import is_loopback, lan_addresses, split_host
+
 STATIC = Path(__file__).parent / "static"
 bp = Blueprint("pages", __name__)
 NO_CACHE = {"Cache-Control": "no-cache"}
@@ -60,8 +62,17 @@ def ca_certificate():
 
 
 def join_url() -> str:
+    """The address tablets type: [classroom] public_url, else the one this page was asked at,
+    unless that is loopback (the kiosk on the hub itself): then the hub's own LAN address."""
     configured = current_app.extensions["classroom"].config.classroom.public_url
-    return (configured or request.host_url).rstrip("/") + "/"
+    if configured:
+        return configured.rstrip("/") + "/"
+    host, port = split_host(request.host)
+    if is_loopback(host):
+        lan = lan_addresses()
+        if lan:
+            return f"{request.scheme}://{lan[0]}" + (f":{port}" if port else "") + "/"
+    return request.host_url.rstrip("/") + "/"
 
 
 @bp.get("/api/classes/current/qr.svg")
