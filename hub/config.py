@@ -41,7 +41,7 @@ class EngineConfig:
     cpu_threads: int = 1  # threads inside each CPU interpreter
     queue_size: int = 64  # requests waiting per model before 503 + Retry-After
     request_timeout_s: float = 10.0
-    stuck_after_s: float = 30.0  # a worker on one request this long is hung: the systemd watchdog restarts the hub
+    stuck_after_s: float = 5.0  # a worker on one request this long is hung: the systemd watchdog restarts the hub
 
 
 @dataclass(frozen=True)

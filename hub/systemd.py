@@ -2,9 +2,12 @@
 
 `READY=1` goes out once the models are loaded, so `systemctl start` returns when the hub can
 answer. With `WatchdogSec=` set, the watchdog is fed from the engine's own heartbeat: every
-half-period the hub checks that no inference worker is hung (`[engine] stuck_after_s`) and
-only then sends `WATCHDOG=1`. A wedged engine therefore stops the feeding, and systemd kills
-and restarts the hub. Outside systemd (no NOTIFY_SOCKET) all of this does nothing.
+second the hub checks that no inference worker is hung (`[engine] stuck_after_s`) and only then
+sends `WATCHDOG=1`. When one is, the hub sends `WATCHDOG=trigger`, so systemd kills and
+restarts it at once rather than a whole WatchdogSec later (a hung native call cannot be
+cancelled from Python; a fresh process can use the device again, or the CPU). Should the
+whole process freeze, the feeding stops and WatchdogSec catches it all the same. Outside
+systemd (no NOTIFY_SOCKET) all of this does nothing.
 """
 from __future__ import annotations
 
@@ -43,16 +46,20 @@ def notify(message: str) -> bool:
         return False
 
 
+CHECK_EVERY_S = 1.0  # how soon a hung worker is noticed once it passes stuck_after_s
+
+
 def watchdog_interval_s() -> float | None:
-    """Half of WatchdogSec, as systemd recommends; None when the watchdog is off."""
+    """How often to check and feed: every second, or half of WatchdogSec if that is shorter
+    (systemd asks for at least that); None when the watchdog is off."""
     usec = os.environ.get("WATCHDOG_USEC")
     if not usec or not usec.isdigit() or int(usec) == 0:
         return None
-    return int(usec) / 2_000_000
+    return min(CHECK_EVERY_S, int(usec) / 2_000_000)
 
 
 class Watchdog:
-    """Feeds systemd's watchdog while `stuck()` finds nothing; logs once when it stops."""
+    """Feeds systemd's watchdog while `stuck()` finds nothing; triggers it once when it does."""
 
     def __init__(self, stuck: Callable[[], list[str]], interval_s: float):
         self.stuck = stuck
@@ -75,9 +82,9 @@ class Watchdog:
                 problems = [f"the health check failed: {exc}"]
             if problems:
                 if not self.starving:
-                    log.error("engine hung, no longer feeding the systemd watchdog (systemd will restart the "
-                              "hub): %s", "; ".join(problems))
-                    notify("STATUS=engine hung: " + "; ".join(problems)[:200])
+                    log.error("engine hung, asking systemd to restart the hub (watchdog triggered): %s",
+                              "; ".join(problems))
+                    notify("STATUS=engine hung: " + "; ".join(problems)[:200] + "\nWATCHDOG=trigger")
                 self.starving = True
                 continue
             if self.starving:
