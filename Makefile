@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: help install install-dev system-deps run test bench models wheelhouse install-pi clean
+.PHONY: help install install-dev system-deps run test bench bench-deploy models wheelhouse install-pi clean
 
 help:
 	@echo "make run      create $(VENV), install the hub, serve the bundled models on port $(PORT)"
 	@echo "make test     install the hub, test tools and TensorFlow into $(VENV), run pytest"
 	@echo "make install  create $(VENV) and install the hub only (what a Pi needs)"
-	@echo "make bench    run the serving benchmark (bench/serve.py)"
+	@echo "make bench    run the serving and classroom benchmarks (bench/serve.py, bench/classroom.py)"
+	@echo "make bench-deploy  time install, reboot, kill -9 and hung-engine recovery on a Bookworm VM (root)"
 	@echo "make models   rebuild models/digits and models/spoken-digits with classroom-quantize (needs the quantize extra)"
 	@echo "make wheelhouse  every wheel for a Pi (aarch64, Python 3.11) in wheelhouse/, for an offline install"
 	@echo "make install-pi  install on this Raspberry Pi as services (sudo; see docs/INSTALL.md)"
@@ -45,6 +46,9 @@ test: install-dev
 bench: install-dev
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/classroom.py
+
+bench-deploy: install-dev
+	$(BIN)/python bench/deploy.py
 
 ARCH ?= aarch64
 wheelhouse: $(BIN)/python

@@ -25,6 +25,10 @@ PORT=8080
 UNINSTALL=0
 PURGE=0
 PYTHON=${PYTHON:-python3}
+# Debian packages (scripts/bookworm-image.sh puts the same ones in the test image). polkitd lets
+# the kiosk user's session take the screen: without it cage cannot activate its logind session.
+HUB_PACKAGES="python3-venv python3-pip libportaudio2 curl"
+KIOSK_PACKAGES="cage chromium polkitd fonts-dejavu-core"
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -78,8 +82,8 @@ fi
 
 if [ "$APT" = 1 ]; then
   say "installing Debian packages"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv python3-pip libportaudio2 curl \
-    $( [ "$KIOSK" = 1 ] && echo cage chromium ) >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $HUB_PACKAGES \
+    $( [ "$KIOSK" = 1 ] && echo "$KIOSK_PACKAGES" ) >/dev/null
 fi
 
 if [ "$ROOT" = 1 ]; then

@@ -1,0 +1,99 @@
+"""docs/INSTALL.md on a real boot: a Debian Bookworm VM with systemd as PID 1 (tests/bookworm_vm.py),
+no network, the project and a wheelhouse on a USB stick. One command installs, one reboot brings
+up the hub and the kiosk screen, the screen's QR code sends a tablet to the class, systemd brings
+the hub back after `kill -9` and after a hung engine, the doctor runs, uninstall keeps the data.
+
+The steps share one VM and run in order. Timings are bench/deploy.py's business; here each
+step only has to happen (the limits are generous: the VM may be emulated, not accelerated).
+"""
+from __future__ import annotations
+
+import shutil
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.bookworm_vm import unavailable_reason
+from tests.conftest import ARTIFACTS, wait_for
+
+pytestmark = pytest.mark.vm
+
+GUEST_LAN = "10.0.2.15"  # the VM's address on qemu's user network: what its tablets would use
+
+
+@pytest.fixture(scope="module")
+def pi(tmp_path_factory):
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"no Bookworm VM here: {reason}")
+    from tests.pi_deploy import PiDeployment
+
+    deployment = PiDeployment(tmp_path_factory.mktemp("pi"))
+    try:
+        deployment.boot()
+        yield deployment
+    finally:
+        deployment.stop()
+        console = deployment.vm.console
+        if console.exists():
+            ARTIFACTS.mkdir(exist_ok=True)
+            shutil.copy(console, ARTIFACTS / "bookworm-vm-console.log")
+
+
+def test_one_command_installs_offline_and_starts_the_hub(pi):
+    _, out = pi.install()
+    assert "installed. Check it with" in out and "reboot once" in out
+    pi.wait_ready(180)
+    hub = pi.unit("classroom-hub", "ActiveState", "SubState", "StatusText", "User", "UnitFileState")
+    assert hub["ActiveState"] == "active" and hub["User"] == "classroom-hub", hub
+    assert hub["StatusText"] == "2 of 2 model(s) serving" and hub["UnitFileState"] == "enabled", hub
+    assert pi.unit("classroom-kiosk", "UnitFileState")["UnitFileState"] == "enabled"
+    assert pi.vm.must("systemctl get-default").strip() == "graphical.target"
+
+
+def test_after_one_reboot_the_hub_serves_and_the_kiosk_service_runs(pi):
+    pi.reboot()
+    pi.wait_ready(300)
+    code = pi.start_class()
+    public = pi.session.get(pi.vm.url + "/api/classes/current/public", timeout=10).json()
+    assert public["code"] == code
+    # what the kiosk page (opened on the machine at 127.0.0.1:8080) is told to show: its LAN address
+    headers = pi.vm.must("curl -sS -D - -o /dev/null http://127.0.0.1:8080/api/classes/current/qr.svg")
+    joined = urlsplit(next(line.split(":", 1)[1].strip() for line in headers.splitlines()
+                           if line.lower().startswith("x-join-url:")))
+    assert (joined.scheme, joined.hostname, joined.port, joined.query) == ("http", GUEST_LAN, 8080, f"code={code}")
+    # its logind session takes the seat (this failed before polkitd was installed); whether cage then
+    # draws on the VM's display is bench/deploy.py's to report (a VM's display is not a Pi's)
+    assert wait_for(lambda: pi.unit("classroom-kiosk", "ActiveState")["ActiveState"] == "active", 120, 1)
+    assert pi.unit("classroom-kiosk", "User")["User"] == "classroom-kiosk"
+    assert "Could not activate session" not in pi.journal("classroom-kiosk", 200)
+
+
+def test_kill_9_and_systemd_brings_the_hub_back(pi):
+    before = int(pi.unit("classroom-hub", "NRestarts")["NRestarts"])
+    pi.kill_hub(timeout_s=180)
+    after = pi.unit("classroom-hub", "NRestarts", "ActiveState")
+    assert int(after["NRestarts"]) == before + 1 and after["ActiveState"] == "active", after
+
+
+def test_a_hung_engine_gets_the_hub_restarted(pi):
+    pi.use_simulated_tpu()
+    before = int(pi.unit("classroom-hub", "NRestarts")["NRestarts"])
+    pi.hang_engine(timeout_s=180)
+    assert int(pi.unit("classroom-hub", "NRestarts")["NRestarts"]) == before + 1
+    journal = pi.journal("classroom-hub", 200)
+    assert "engine hung, asking systemd to restart the hub" in journal
+    assert "Watchdog" in journal or "watchdog" in journal.split("engine hung", 1)[1], journal[-2000:]
+
+
+def test_doctor_on_the_installed_machine_warns_without_failing(pi):
+    done = pi.vm.run("/opt/classroom-hub/venv/bin/classroom-hub doctor --config /etc/classroom-hub/hub.toml")
+    assert done.code == 1, done.out + done.err  # WARN: no Edge TPU here, with the fix
+    assert "FAIL" not in done.out and "Edge TPU" in done.out, done.out
+
+
+def test_uninstall_removes_the_services_and_keeps_the_data(pi):
+    pi.vm.must("sh /media/usb/classroom-hub/scripts/install-pi.sh --uninstall", timeout_s=300)
+    assert pi.vm.run("systemctl cat classroom-hub").code != 0
+    assert pi.vm.run("test -d /opt/classroom-hub").code != 0
+    assert pi.vm.run("test -f /etc/classroom-hub/hub.toml && test -d /var/lib/classroom-hub/models/digits").ok
