@@ -62,14 +62,19 @@ class PiDeployment:
     def install(self) -> tuple[float, str]:
         """The one command of docs/INSTALL.md (offline); returns its seconds and its output."""
         started = time.monotonic()
-        out = self.vm.must("mkdir -p /media/usb && mount /dev/disk/by-label/CLASSROOMUSB /media/usb && "
-                           "cd /media/usb/classroom-hub && sh scripts/install-pi.sh --wheelhouse /media/usb/wheelhouse",
+        self.mount_usb()
+        out = self.vm.must("cd /media/usb/classroom-hub && sh scripts/install-pi.sh --wheelhouse /media/usb/wheelhouse",
                            timeout_s=2400)
         found = re.search(r"Teacher PIN \(shown once, write it down\): (\d{6})", out)
         if not found:
             raise VMError(f"the installer printed no teacher PIN:\n{out}")
         self.pin = found.group(1)
         return time.monotonic() - started, out
+
+    def mount_usb(self) -> None:
+        """Plug the stick in (again after a reboot): /media/usb, as a person would mount it."""
+        self.vm.must("mkdir -p /media/usb && (mountpoint -q /media/usb || "
+                     "mount /dev/disk/by-label/CLASSROOMUSB /media/usb)")
 
     def reboot(self) -> float:
         return self.vm.reboot(boot_timeout_s=600)

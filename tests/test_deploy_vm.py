@@ -93,6 +93,7 @@ def test_doctor_on_the_installed_machine_warns_without_failing(pi):
 
 
 def test_uninstall_removes_the_services_and_keeps_the_data(pi):
+    pi.mount_usb()  # unmounted by the reboot
     pi.vm.must("sh /media/usb/classroom-hub/scripts/install-pi.sh --uninstall", timeout_s=300)
     assert pi.vm.run("systemctl cat classroom-hub").code != 0
     assert pi.vm.run("test -d /opt/classroom-hub").code != 0

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, wait_for
 
 INSTALL = ROOT / "scripts" / "install-pi.sh"
 VENV = Path(sys.prefix)  # the test environment, which has the hub installed
@@ -54,15 +54,14 @@ def test_install_serve_reinstall_uninstall(tmp_path):
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if requests.get(url + "/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            import time
 
-            time.sleep(0.05)
+        def ready() -> bool:
+            try:
+                return requests.get(url + "/v2/health/ready", timeout=1).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_for(ready, 60, 0.1)  # generous: a busy machine starts the hub slower
         models = {m["name"]: m["status"] for m in requests.get(url + "/api/models", timeout=5).json()}
         assert models == {"digits": "ready", "spoken-digits": "ready"}
         assert requests.post(url + "/api/teacher/login", json={"pin": pin}, timeout=5).status_code == 200
