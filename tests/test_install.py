@@ -57,8 +57,8 @@ def test_install_serve_reinstall_uninstall(tmp_path):
 
         def ready() -> bool:
             try:
-                return requests.get(url + "/v2/health/ready", timeout=1).status_code == 200
-            except requests.ConnectionError:
+                return requests.get(url + "/v2/health/ready", timeout=2).status_code == 200
+            except requests.RequestException:  # not listening yet, or too busy starting to answer
                 return False
 
         wait_for(ready, 60, 0.1)  # generous: a busy machine starts the hub slower
