@@ -27,8 +27,10 @@ PURGE=0
 PYTHON=${PYTHON:-python3}
 # Debian packages (scripts/bookworm-image.sh puts the same ones in the test image). polkitd lets
 # the kiosk user's session take the screen: without it cage cannot activate its logind session.
+# xwayland: Debian's cage will not start without it (and then hangs instead of exiting), even
+# though Chromium is told to speak Wayland itself.
 HUB_PACKAGES="python3-venv python3-pip libportaudio2 curl"
-KIOSK_PACKAGES="cage chromium polkitd fonts-dejavu-core"
+KIOSK_PACKAGES="cage chromium polkitd xwayland fonts-dejavu-core"
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -138,6 +140,21 @@ else
 fi
 
 "$OPT/venv/bin/classroom-hub" pin --config "$ETC/hub.toml"
+
+# The kiosk draws with the GPU. A virtual machine's GPU has only software GL, on which Debian's
+# cage crashes (seen under qemu): there, wlroots' own software renderer draws instead.
+if [ "$KIOSK" = 1 ] && [ ! -f "$ETC/kiosk.env" ]; then
+  {
+    echo "# Environment for classroom-kiosk.service (cage and Chromium); see docs/INSTALL.md."
+    if command -v systemd-detect-virt >/dev/null 2>&1 && systemd-detect-virt -q --vm; then
+      echo "# This is a virtual machine ($(systemd-detect-virt --vm)): draw without the GPU."
+      echo "WLR_RENDERER=pixman"
+    else
+      echo "# WLR_RENDERER=pixman   # uncomment if the screen stays black and cage crashes (journalctl -b | grep cage)"
+    fi
+  } > "$ETC/kiosk.env"
+  say "wrote $ETC/kiosk.env"
+fi
 
 sed "s#@PREFIX@#$PREFIX#g" "$SRC/systemd/classroom-hub.service" > "$UNITS/classroom-hub.service"
 if [ "$KIOSK" = 1 ]; then

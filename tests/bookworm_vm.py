@@ -205,7 +205,8 @@ class BookwormVM:
             "-chardev", f"socket,path={self.workdir / 'qga.sock'},server=on,wait=off,id=qga0",
             "-device", "virtio-serial", "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
             "-qmp", f"unix:{self.workdir / 'qmp.sock'},server=on,wait=off",
-            "-vga", "std", "-display", "none", "-serial", f"file:{self.console}",
+            # virtio-gpu: a KMS device with a render node, which wlroots (cage) needs to draw
+            "-vga", "virtio", "-display", "none", "-serial", f"file:{self.console}",
         ]
         if self.usb is not None:
             command += ["-drive", f"file={self.usb},if=virtio,format=raw"]

@@ -175,7 +175,11 @@ class PiDeployment:
                     return time.monotonic() - begin, decoded, shot
             time.sleep(2)
         raise VMError(f"the kiosk screen showed no QR code with {expect!r} within {timeout_s} s "
-                      f"(last read: {decoded!r}); kiosk log:\n{self.journal('classroom-kiosk', 40)}")
+                      f"(last read: {decoded!r}); kiosk log:\n{self.kiosk_log()}")
+
+    def kiosk_log(self, lines: int = 40) -> str:
+        """cage's and Chromium's lines: they log from the kiosk's logind session, not its unit."""
+        return self.vm.run(f"journalctl -b --no-pager | grep -E 'cage|chromium' | tail -n {lines}").out
 
     def stop(self) -> None:
         self.vm.stop()

@@ -39,6 +39,11 @@ def test_install_serve_reinstall_uninstall(tmp_path):
     assert "@PREFIX@" not in hub_unit and f"{prefix}/etc/classroom-hub/hub.toml" in hub_unit
     assert "Type=notify" in hub_unit and "WatchdogSec=" in hub_unit and "ProtectSystem=strict" in hub_unit
     assert "1a6e" in (prefix / "etc/udev/rules.d/60-coral-edgetpu.rules").read_text()
+    kiosk_env = etc / "kiosk.env"  # the screen's settings; pixman only in a virtual machine
+    assert f"EnvironmentFile=-{kiosk_env}" in (units / "classroom-kiosk.service").read_text()
+    in_vm = subprocess.run(["systemd-detect-virt", "-q", "--vm"]).returncode == 0 if shutil.which(
+        "systemd-detect-virt") else False
+    assert ("\nWLR_RENDERER=pixman" in kiosk_env.read_text()) == in_vm
 
     analyze = shutil.which("systemd-analyze")
     if analyze:
