@@ -63,11 +63,3 @@ def is_loopback(host: str) -> bool:
     except ValueError:
         return False
 
-
-def split_host(netloc: str) -> tuple[str, int | None]:
-    """('127.0.0.1', 8080) from '127.0.0.1:8080'; IPv6 hosts come in brackets."""
-    if netloc.startswith("["):
-        host, _, rest = netloc[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
-    host, _, port = netloc.rpartition(":") if netloc.count(":") == 1 else (netloc, "", "")
-    return host, int(port) if port.isdigit() else None

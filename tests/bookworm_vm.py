@@ -22,7 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, free_port
+
 IMAGE_SCRIPT = ROOT / "scripts" / "bookworm-image.sh"
 INSTALLER = ROOT / "scripts" / "install-pi.sh"
 CACHE = Path(os.environ.get("CLASSROOM_HUB_VM_CACHE",
@@ -183,7 +184,7 @@ class BookwormVM:
                  memory_mb: int = 2048, cpus: int = 2) -> None:
         self.image, self.workdir, self.usb = image, workdir, usb
         self.guest_port, self.memory_mb, self.cpus = guest_port, memory_mb, cpus
-        self.host_port = _free_port()
+        self.host_port = free_port()
         self.url = f"http://127.0.0.1:{self.host_port}"
         self.console = workdir / "console.log"
         self.agent = GuestAgent(workdir / "qga.sock")
@@ -267,8 +268,3 @@ class BookwormVM:
             self.process.kill()
             self.process.wait(30)
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -6,6 +6,7 @@ bench/deploy.py times it. Every step returns what it measured.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import requests
 
-from tests.bookworm_vm import ROOT, BookwormVM, VMError, ensure_image, make_disk
+from tests.bookworm_vm import BookwormVM, VMError, ensure_image, make_disk
+from tests.conftest import ROOT
 
 GUEST_CONFIG = "/etc/classroom-hub/hub.toml"
 SIMULATED_TPU = '\n[testing]\nsimulated_edgetpu = 1\nfault_injection = true\n'
@@ -39,7 +41,7 @@ def usb_stick(workdir: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target)
     built = subprocess.run(["sh", str(ROOT / "scripts" / "wheelhouse.sh"), "x86_64", str(stick / "wheelhouse")],
-                           env={"PATH": "/usr/bin:/bin", "PIP": f"{sys.executable} -m pip", "HOME": str(Path.home())},
+                           env={**os.environ, "PIP": f"{sys.executable} -m pip"},
                            capture_output=True, text=True, timeout=900)
     if built.returncode != 0:
         raise VMError(f"building the wheelhouse failed:\n{built.stderr[-3000:]}")

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, request, send_from_directory
 
-from ..addresses import is_loopback, lan_addresses, split_host
+from ..addresses import is_loopback, lan_addresses
 
 STATIC = Path(__file__).parent / "static"
 bp = Blueprint("pages", __name__)
@@ -67,7 +68,8 @@ def join_url() -> str:
     configured = current_app.extensions["classroom"].config.classroom.public_url
     if configured:
         return configured.rstrip("/") + "/"
-    host, port = split_host(request.host)
+    asked = urlsplit("//" + request.host)
+    host, port = asked.hostname or "", asked.port
     if is_loopback(host):
         lan = lan_addresses()
         if lan:
