@@ -3,7 +3,8 @@
 The serving process never opens a model by path: TFLite maps such files into memory, and a
 file overwritten in place while mapped can crash the hub. Instead the bytes are read once,
 checked against the manifest, tried in a throwaway child, and served from memory only if the
-child saw the same sha256. Any problem is a ModelError with a reason a teacher can act on.
+child saw the same sha256 (hub/probe_cache.py remembers bytes a child already passed, so a
+restart does not try them again). Any problem is a ModelError with a reason a teacher can act on.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from .errors import ModelError
 from .manifest import ModelSpec, TensorSpec, Variant, read_spec
 from .probe import ProbeResult, probe_files
+from .probe_cache import ProbeCache
 
 
 @dataclass(frozen=True)
@@ -66,14 +68,29 @@ def _derive_details(spec: ModelSpec, inputs: tuple[TensorSpec, ...], outputs: tu
     return dataclasses.replace(spec, task="tensor", preprocess=dataclasses.replace(spec.preprocess, kind="none"))
 
 
-def load_model(folder: Path, probe_timeout_s: float) -> LoadedModel:
+def probe_variants(serving: dict[str, Variant], hashes: dict[str, str], timeout_s: float,
+                   cache: ProbeCache | None) -> dict[Path, ProbeResult]:
+    """Each serving file's probe: remembered for bytes already tried, else from a new child."""
+    known = {v.path: cache.get(v.path, hashes[role]) for role, v in serving.items()} if cache else {}
+    probes = {path: result for path, result in known.items() if result is not None}
+    todo = [v.path for v in serving.values() if v.path not in probes]
+    if todo:
+        tried = probe_files(todo, timeout_s)
+        if cache:
+            cache.put([r for role, v in serving.items() if (r := tried.get(v.path)) and r.sha256 == hashes[role]])
+        probes.update(tried)
+    return probes
+
+
+def load_model(folder: Path, probe_timeout_s: float, cache: ProbeCache | None = None) -> LoadedModel:
     spec = read_spec(folder)
     serving = spec.serving_variants
     content = {role: read_variant(v) for role, v in serving.items()}
-    probes = probe_files([v.path for v in serving.values()], probe_timeout_s)
+    hashes = {role: hashlib.sha256(data).hexdigest() for role, data in content.items()}
+    probes = probe_variants(serving, hashes, probe_timeout_s, cache)
     for role, variant in serving.items():
         probe = probes[variant.path]
-        if probe.sha256 != hashlib.sha256(content[role]).hexdigest():
+        if probe.sha256 != hashes[role]:
             raise ModelError(f"{variant.path.name} changed while it was being checked; it will be retried")
         if role == "edgetpu" and not probe.edgetpu:
             raise ModelError(f"{variant.path.name} is named _edgetpu but was not compiled for the Edge TPU")

@@ -24,6 +24,7 @@ class ProbeResult:
     outputs: list[dict]
     edgetpu: bool  # holds edgetpu-custom-op: allocates only with the Edge TPU delegate
     sha256: str  # of the bytes the child checked; the parent serves only bytes with this hash
+    runtime: str = ""  # Runtime.identity of the runtime the child chose
 
 
 def _details(entries: list[dict]) -> list[dict]:
@@ -53,6 +54,7 @@ def _probe_file(path: str) -> dict:
             interpreter.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
         interpreter.invoke()
     return {"file": path, "ok": True, "edgetpu": edgetpu, "sha256": hashlib.sha256(content).hexdigest(),
+            "runtime": runtime.identity,
             "inputs": _details(interpreter.get_input_details()),
             "outputs": _details(interpreter.get_output_details())}
 
@@ -93,7 +95,8 @@ def probe_files(paths: list[Path], timeout_s: float, child: tuple[str, ...] = CH
         if not record["ok"]:
             raise ModelError(f"{Path(record['file']).name} cannot be loaded: {record['error']}")
         path = Path(record["file"])
-        results[path] = ProbeResult(path, record["inputs"], record["outputs"], record["edgetpu"], record["sha256"])
+        results[path] = ProbeResult(path, record["inputs"], record["outputs"], record["edgetpu"], record["sha256"],
+                                    record.get("runtime", ""))
         current = None
     if done.returncode != 0 or len(results) != len(paths):
         culprit = Path(current).name if current else "a model file"

@@ -21,6 +21,7 @@ from .engine import EngineClosed, EngineSettings, InvokeResult, ModelEngine
 from .errors import BackendUnavailable, HubError, InferenceTimeout, ModelNotFound
 from .loader import load_model
 from .manifest import NAME_PATTERN, ModelSpec
+from .probe_cache import FILE_NAME as PROBE_CACHE_FILE, ProbeCache
 from .runtime.edgetpu import TpuPool
 from .runtime.litert import Runtime
 
@@ -94,6 +95,7 @@ class Registry:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._on_event = on_event or (lambda kind, data: None)
+        self.probe_cache = ProbeCache(Path(config.classroom.data_dir) / PROBE_CACHE_FILE, runtime.identity)
         self.ready = False
 
     # ---- lookup -------------------------------------------------------------------------------
@@ -128,7 +130,7 @@ class Registry:
     def _load(self, name: str, folder: Path, signature: tuple) -> ModelEntry:
         entry = ModelEntry(name, folder, signature)
         try:
-            model = load_model(folder, self.config.models.probe_timeout_s)
+            model = load_model(folder, self.config.models.probe_timeout_s, self.probe_cache)
             entry.spec = model.spec
             engine = ModelEngine(model, self.runtime, self.pool, self.settings, self._on_event)
             engine.start()

@@ -31,6 +31,13 @@ class Runtime:
         """LiteRT raises on a corrupt file; tflite_runtime may segfault."""
         return self.name == "ai_edge_litert"
 
+    @property
+    def identity(self) -> str:
+        """What decides whether a model file loads: this runtime build, the Python, the CPU."""
+        import platform
+
+        return f"{self.name} {self.version}; python {platform.python_version()}; {platform.machine()}"
+
 
 class RuntimeMissing(HubError):
     code = "runtime_missing"
