@@ -4,7 +4,8 @@
 A fresh image, the project and an x86-64 wheelhouse on a USB-stick disk, no network. Measured:
   - the offline install (`install-pi.sh --wheelhouse`), and the one reboot until the hub is
     ready and until the kiosk's screen shows the class's QR code (read off a screendump)
-  - `kill -9` of the hub's main process until a new hub answers ready (--kills times)
+  - `kill -9` of the hub's main process, with three tablets' WebSockets open (mid-lesson),
+    until a new hub answers ready (--kills times)
   - a hung engine (the simulated Edge TPU wedged mid-request) until a new hub answers ready
 Prints JSON (also bench/results/deploy.json) and a table. Needs root, qemu and mmdebstrap
 (make test installs them); KVM when it runs ordinary guests, else qemu's emulation, which

@@ -160,7 +160,7 @@ def check_models(config: Config) -> list[Check]:
     folder = config.models_dir
     if not folder.is_dir():
         return [Check("FAIL", "models", f"the models folder {folder} does not exist",
-                      f"create it, or set [models] dir; copy model folders into it")]
+                      "create it, or set [models] dir; copy model folders into it")]
     out = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and ".tmp" not in p.name):
         try:

@@ -56,6 +56,7 @@ class PiDeployment:
         self.vm = BookwormVM(ensure_image(), workdir, usb=usb_stick(workdir))
         self.pin: str | None = None
         self.session = requests.Session()
+        self.url = self.vm.url  # https:// once use_tls() switched the hub over
 
     # -- the install ------------------------------------------------------------------------
     def boot(self) -> float:
@@ -85,9 +86,9 @@ class PiDeployment:
     def status(self) -> dict | None:
         """The hub's /api/status, or None while it does not answer (or is not ready)."""
         try:
-            if self.session.get(self.vm.url + "/v2/health/ready", timeout=2).status_code != 200:
+            if self.session.get(self.url + "/v2/health/ready", timeout=2).status_code != 200:
                 return None
-            return self.session.get(self.vm.url + "/api/status", timeout=5).json()
+            return self.session.get(self.url + "/api/status", timeout=5).json()
         except (requests.RequestException, ValueError):
             return None
 
@@ -109,13 +110,27 @@ class PiDeployment:
     def journal(self, unit: str, lines: int = 60) -> str:
         return self.vm.run(f"journalctl -b -u {unit} --no-pager | tail -n {lines}").out
 
-    def kill_hub(self, timeout_s: float = 120) -> float:
-        """`kill -9` of the hub's main process; seconds until a new hub is ready."""
+    def kill_hub(self, timeout_s: float = 120, tablets: int = 3) -> float:
+        """`kill -9` of the hub's main process mid-lesson (`tablets` Socket.IO clients connected
+        over WebSocket, as each tablet is); seconds until a new hub is ready."""
+        connected = [self.tablet() for _ in range(tablets)]
         pid = self.unit("classroom-hub", "MainPID")["MainPID"]
         started = time.monotonic()
         self.vm.must(f"kill -9 {pid}")
-        self.wait_ready(timeout_s, started_after=started)
+        try:
+            self.wait_ready(timeout_s, started_after=started)
+        finally:
+            for client in connected:
+                client.disconnect()
         return time.monotonic() - started
+
+    def tablet(self):
+        """A Socket.IO client on the class namespace, over WebSocket: what a tablet keeps open."""
+        import socketio
+
+        client = socketio.Client(reconnection=False, http_session=self.session)
+        client.connect(self.url, namespaces=["/class"], transports=["websocket"], wait_timeout=30)
+        return client
 
     def use_simulated_tpu(self) -> None:
         """Restart the hub with the simulated Edge TPU ([testing]): the only way to wedge one here."""
@@ -124,13 +139,31 @@ class PiDeployment:
         self.vm.must("systemctl restart classroom-hub", timeout_s=300)
         self.wait_ready(120, started_after=started)
 
+    def use_tls(self) -> None:
+        """`[server] tls = "self-signed"` (docs/TEACHERS.md: what a school sets for the camera and
+        the microphone), then `systemctl restart classroom-hub classroom-kiosk` as docs/CONFIG.md
+        says. From here this client trusts the hub's own authority, as a tablet would."""
+        self.vm.must(f"sed -i 's/^# *tls = \"self-signed\".*/tls = \"self-signed\"/' {GUEST_CONFIG} && "
+                     f"grep -q '^tls = \"self-signed\"' {GUEST_CONFIG}")
+        started = time.monotonic()
+        self.vm.must("systemctl restart classroom-hub classroom-kiosk", timeout_s=300)
+        authority = self.workdir / "hub-ca.crt"
+        authority.write_text(self.vm.must("cat /var/lib/classroom-hub/tls/ca.crt"))
+        self.session.verify = str(authority)
+        self.url = "https://" + self.vm.url.split("://", 1)[1]
+        self.wait_ready(120, started_after=started)
+
+    def browser_command(self) -> str:
+        """The kiosk's Chromium command line, as `ps` shows it."""
+        return self.vm.must("pgrep -a -f '[c]hromium.*--kiosk' | head -n 1").strip()
+
     def hang_engine(self, timeout_s: float = 120) -> float:
         """Wedge the simulated TPU mid-request; seconds from the hang until a new hub is ready."""
-        models = self.session.get(self.vm.url + "/api/models", timeout=10).json()
+        models = self.session.get(self.url + "/api/models", timeout=10).json()
         on_tpu = next((m["name"] for m in models if m["backend"] == "edgetpu"), None)
         if on_tpu is None:
             raise VMError(f"no model is on the simulated Edge TPU: {models}")
-        reply = self.session.post(self.vm.url + "/api/testing/faults", json={"device": "sim:0", "hang": True},
+        reply = self.session.post(self.url + "/api/testing/faults", json={"device": "sim:0", "hang": True},
                                   timeout=10)
         if reply.status_code != 200:
             raise VMError(f"could not wedge the simulated TPU: {reply.status_code} {reply.text}")
@@ -145,17 +178,17 @@ class PiDeployment:
 
         body, kind = (png(render(3)), "image/png") if model == "digits" else (wav_bytes(tone(), 8000), "audio/wav")
         try:
-            requests.post(f"{self.vm.url}/api/models/{model}/classify", data=body, headers={"Content-Type": kind},
-                          timeout=60)
+            requests.post(f"{self.url}/api/models/{model}/classify", data=body, headers={"Content-Type": kind},
+                          timeout=60, verify=self.session.verify)
         except requests.RequestException:
             pass  # the hub it was sent to is killed: that is the point
 
     # -- the classroom --------------------------------------------------------------------
     def start_class(self) -> str:
-        login = self.session.post(self.vm.url + "/api/teacher/login", json={"pin": self.pin}, timeout=10)
+        login = self.session.post(self.url + "/api/teacher/login", json={"pin": self.pin}, timeout=10)
         if login.status_code != 200:
             raise VMError(f"teacher login failed: {login.status_code} {login.text}")
-        started = self.session.post(self.vm.url + "/api/classes", timeout=10)
+        started = self.session.post(self.url + "/api/classes", timeout=10)
         if started.status_code != 201:
             raise VMError(f"starting a class failed: {started.status_code} {started.text}")
         return started.json()["code"]
