@@ -91,6 +91,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return worst
 
 
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    from .kiosk import run
+
+    return run(args.port, args.wait, args.print)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="classroom-hub", description="Offline AI hub for classrooms.")
     parser.add_argument("--version", action="version", version=f"classroom-hub {__version__}")
@@ -114,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--models", type=Path, help="models folder (default from the config)")
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
     doctor.set_defaults(func=cmd_doctor)
+    kiosk = sub.add_parser("kiosk", help="the front screen: wait for the hub on this machine, then open /kiosk "
+                                         "full screen in Chromium (classroom-kiosk.service runs it in cage)")
+    kiosk.add_argument("--port", type=int, default=8080, help="the hub's port (default 8080)")
+    kiosk.add_argument("--wait", type=float, default=120, help="seconds to wait for the hub (default 120)")
+    kiosk.add_argument("--print", action="store_true", help="print the browser command instead of running it")
+    kiosk.set_defaults(func=cmd_kiosk)
     return parser
 
 

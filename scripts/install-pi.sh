@@ -53,7 +53,6 @@ ETC=$PREFIX/etc/classroom-hub
 DATA=$PREFIX/var/lib/classroom-hub
 UNITS=$PREFIX/etc/systemd/system
 RULES=$PREFIX/etc/udev/rules.d
-KIOSK_URL="http://127.0.0.1:$PORT/kiosk"
 
 say() { printf '[classroom-hub] %s\n' "$*"; }
 
@@ -124,6 +123,7 @@ if [ ! -f "$ETC/hub.toml" ]; then
   cat > "$ETC/hub.toml" <<EOF
 # Classroom Hub settings; every key is explained in docs/CONFIG.md. Restart after a change:
 #   sudo systemctl restart classroom-hub
+# and, after a change to [server], the front screen too: sudo systemctl restart classroom-kiosk
 [server]
 port = $PORT
 # tls = "self-signed"   # HTTPS for the camera and microphone: see docs/TEACHERS.md
@@ -140,6 +140,8 @@ else
 fi
 
 "$OPT/venv/bin/classroom-hub" pin --config "$ETC/hub.toml"
+# The config decides the port (a kept hub.toml may differ from --port); the kiosk must follow it.
+PORT=$("$OPT/venv/bin/python" -c 'import sys; from hub.config import load_config; print(load_config(sys.argv[1]).server.port)' "$ETC/hub.toml")
 
 # The kiosk draws with the GPU. A virtual machine's GPU has only software GL, on which Debian's
 # cage crashes (seen under qemu): there, wlroots' own software renderer draws instead.
@@ -158,7 +160,7 @@ fi
 
 sed "s#@PREFIX@#$PREFIX#g" "$SRC/systemd/classroom-hub.service" > "$UNITS/classroom-hub.service"
 if [ "$KIOSK" = 1 ]; then
-  sed "s#@PREFIX@#$PREFIX#g; s#@KIOSK_URL@#$KIOSK_URL#g" "$SRC/systemd/classroom-kiosk.service" \
+  sed "s#@PREFIX@#$PREFIX#g; s#@PORT@#$PORT#g" "$SRC/systemd/classroom-kiosk.service" \
     > "$UNITS/classroom-kiosk.service"
 fi
 cp "$SRC/systemd/60-coral-edgetpu.rules" "$RULES/60-coral-edgetpu.rules"
@@ -174,7 +176,7 @@ if [ "$ROOT" = 1 ]; then
     systemctl set-default graphical.target >/dev/null
   fi
   say "installed. Check it with: classroom-hub doctor (or: journalctl -u classroom-hub)"
-  [ "$KIOSK" = 1 ] && say "reboot once: the screen then shows the class code at $KIOSK_URL"
+  [ "$KIOSK" = 1 ] && say "reboot once: the screen then shows the class code (the hub's /kiosk page on port $PORT)"
 else
   say "installed under $PREFIX (no root: packages, users and services were skipped)"
 fi

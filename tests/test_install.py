@@ -40,7 +40,9 @@ def test_install_serve_reinstall_uninstall(tmp_path):
     assert "Type=notify" in hub_unit and "WatchdogSec=" in hub_unit and "ProtectSystem=strict" in hub_unit
     assert "1a6e" in (prefix / "etc/udev/rules.d/60-coral-edgetpu.rules").read_text()
     kiosk_env = etc / "kiosk.env"  # the screen's settings; pixman only in a virtual machine
-    assert f"EnvironmentFile=-{kiosk_env}" in (units / "classroom-kiosk.service").read_text()
+    kiosk_unit = (units / "classroom-kiosk.service").read_text()
+    assert f"EnvironmentFile=-{kiosk_env}" in kiosk_unit and "@PORT@" not in kiosk_unit and "@PREFIX@" not in kiosk_unit
+    assert f"{prefix}/opt/classroom-hub/venv/bin/classroom-hub kiosk --port 8080" in kiosk_unit
     in_vm = subprocess.run(["systemd-detect-virt", "-q", "--vm"]).returncode == 0 if shutil.which(
         "systemd-detect-virt") else False
     assert ("\nWLR_RENDERER=pixman" in kiosk_env.read_text()) == in_vm
@@ -76,8 +78,9 @@ def test_install_serve_reinstall_uninstall(tmp_path):
 
     config_before = hashlib.sha256((etc / "hub.toml").read_bytes()).hexdigest()
     pin_before = (data / "teacher-pin.json").read_bytes()
-    again = install(prefix)
+    again = install(prefix, "--port", "9000")  # the kept config says 8080: the kiosk must follow it
     assert again.returncode == 0, again.stderr
+    assert "classroom-hub kiosk --port 8080" in (units / "classroom-kiosk.service").read_text()
     assert "kept the existing" in again.stdout and "already set" in again.stdout and "Teacher PIN" not in again.stdout
     assert hashlib.sha256((etc / "hub.toml").read_bytes()).hexdigest() == config_before
     assert (data / "teacher-pin.json").read_bytes() == pin_before
