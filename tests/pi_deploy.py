@@ -56,6 +56,7 @@ class PiDeployment:
         self.vm = BookwormVM(ensure_image(), workdir, usb=usb_stick(workdir))
         self.pin: str | None = None
         self.session = requests.Session()
+        self.session.trust_env = False  # only 127.0.0.1; and REQUESTS_CA_BUNDLE would override .verify
         self.url = self.vm.url  # https:// once use_tls() switched the hub over
 
     # -- the install ------------------------------------------------------------------------
