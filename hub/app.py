@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import logging
+from pathlib import Path
 
 from flask import Flask, Request, jsonify
 
@@ -56,5 +57,16 @@ def build_app(config: Config | None = None, start: bool = True) -> Flask:
                         "api": ["/api/models", "/api/status", "/api/classes", "/v2", "/metrics", "/socket.io"]})
 
     if start:
+        make_data_folder(config)
         the_hub.start()
     return app
+
+
+def make_data_folder(config: Config) -> None:
+    """The serving hub keeps its PIN hash, certificates and probe cache here; without the folder
+    it still serves (the PIN from the config, no TLS), just without what it would remember."""
+    folder = Path(config.classroom.data_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("cannot make the data folder %s (%s): set [classroom] data_dir", folder, exc)

@@ -71,10 +71,11 @@ class ProbeCache:
             self._write({"format": FORMAT, "runtime": self.identity, "files": self._files})
 
     def _write(self, stored: dict) -> None:
-        """Atomically (a half-written cache must never be read); a read-only folder only costs speed."""
+        """Atomically (a half-written cache must never be read), and only into a data folder that
+        exists: the hub makes it at start, and `classroom-hub models` run elsewhere leaves no trace.
+        A folder it cannot write only costs speed."""
         tmp = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".probe-cache-", dir=self.path.parent)
             with os.fdopen(fd, "w") as fh:
                 json.dump(stored, fh)

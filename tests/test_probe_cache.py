@@ -40,6 +40,7 @@ def identity() -> str:
 def test_a_restart_skips_the_child_for_bytes_already_tried(tmp_path, children, identity):
     folder = copy_model(BUNDLED / "digits", tmp_path / "models")
     path = tmp_path / "data" / "probe-cache.json"
+    path.parent.mkdir()
     first = load_model(folder, 30, ProbeCache(path, identity))
     assert children == [[MODEL_FILE]]
     stored = json.loads(path.read_text())
@@ -80,6 +81,13 @@ def test_another_runtime_or_a_damaged_cache_means_a_new_child(tmp_path, children
     load_model(folder, 30, ProbeCache(path, identity))
     assert len(children) == 3
     assert json.loads(path.read_text())["runtime"] == identity  # and it is whole again
+
+
+def test_a_missing_data_folder_is_not_made_and_costs_only_speed(tmp_path, children, identity):
+    folder = copy_model(BUNDLED / "digits", tmp_path / "models")
+    for _ in range(2):
+        load_model(folder, 30, ProbeCache(tmp_path / "nowhere" / "probe-cache.json", identity))
+    assert len(children) == 2 and not (tmp_path / "nowhere").exists()
 
 
 def test_a_data_folder_it_cannot_write_costs_only_speed(tmp_path, children, identity):
