@@ -7,6 +7,7 @@ A fresh image, the project and an x86-64 wheelhouse on a USB-stick disk, no netw
   - `kill -9` of the hub's main process, with three tablets' WebSockets open (mid-lesson),
     until a new hub answers ready (--kills times)
   - a hung engine (the simulated Edge TPU wedged mid-request) until a new hub answers ready
+  - where the last restart of each kind spent its time (the guest journal's timestamps)
 Prints JSON (also bench/results/deploy.json) and a table. Needs root, qemu and mmdebstrap
 (make test installs them); KVM when it runs ordinary guests, else qemu's emulation, which
 the report names: emulated timings are slower than a Pi 4's.
@@ -51,8 +52,10 @@ def run(kills: int, hangs: int) -> dict:
             except VMError as exc:  # reported, not fatal: the hub's own figures still matter
                 kiosk_s = "not shown: " + str(exc).splitlines()[0]
             killed = [pi.kill_hub(300) for _ in range(kills)]
+            kill_phases = pi.restart_phases()
             pi.use_simulated_tpu()
             hung = [pi.hang_engine(300) for _ in range(hangs)]
+            hang_phases = pi.restart_phases()
         finally:
             pi.stop()
     return {
@@ -65,6 +68,8 @@ def run(kills: int, hangs: int) -> dict:
         "class_started_until_kiosk_shows_qr_s": kiosk_s,
         "kill_9_until_ready": summary(killed),
         "hung_engine_until_ready": summary(hung),
+        "last_kill_restart_phases_s": kill_phases,
+        "last_hang_restart_phases_s": hang_phases,
         "target_back_s": TARGET_BACK_S,
     }
 
@@ -80,6 +85,8 @@ def table(result: dict) -> str:
         met = "met" if s["max_s"] <= result["target_back_s"] else "NOT met"
         rows.append((f"{label} (n={s['n']}, target {result['target_back_s']:.0f} s)",
                      f"median {s['median_s']} s, max {s['max_s']} s: {met}"))
+    for key, label in (("last_kill_restart_phases_s", "last kill"), ("last_hang_restart_phases_s", "last hang")):
+        rows += [(f"  {label}: {phase}", f"{seconds} s") for phase, seconds in result[key].items()]
     width = max(len(r[0]) for r in rows)
     return "\n".join([f"accelerator: {result['machine']['accelerator']}"] + [f"{a:<{width}}  {b}" for a, b in rows])
 

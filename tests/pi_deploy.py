@@ -125,6 +125,27 @@ class PiDeployment:
                 client.disconnect()
         return time.monotonic() - started
 
+    RESTART_MARKS = (  # journal lines of one restart, in order: (phase it ends, text)
+        ("the old hub is gone", "Main process exited"),
+        ("systemd starts it again (RestartSec)", "Starting classroom-hub.service"),
+        ("Python and gunicorn's master up", "Starting gunicorn"),
+        ("the worker has imported the app", "inference runtime:"),
+        ("models loaded and checked: ready", " is ready: "),
+    )
+
+    def restart_phases(self) -> dict[str, float]:
+        """Where the last restart's time went, from the journal's own timestamps."""
+        lines = self.vm.must("journalctl -u classroom-hub -o short-unix --no-pager -n 400").splitlines()
+        start = max(i for i, line in enumerate(lines) if self.RESTART_MARKS[0][1] in line)
+        phases, previous, at = {}, None, start
+        for phase, text in self.RESTART_MARKS:
+            at = next(i for i in range(at, len(lines)) if text in lines[i])
+            stamp = float(lines[at].split()[0])
+            if previous is not None:
+                phases[phase] = round(stamp - previous, 2)
+            previous = stamp
+        return phases
+
     def tablet(self):
         """A Socket.IO client on the class namespace, over WebSocket: what a tablet keeps open."""
         import socketio
