@@ -11,7 +11,7 @@ help:
 	@echo "make run      create $(VENV), install the hub, serve the bundled models on port $(PORT)"
 	@echo "make test     install the hub, test tools and TensorFlow into $(VENV), run pytest"
 	@echo "make install  create $(VENV) and install the hub only (what a Pi needs)"
-	@echo "make bench    run the serving and classroom benchmarks (bench/serve.py, bench/classroom.py)"
+	@echo "make bench    run the serving, classroom and start-up benchmarks (bench/serve.py, classroom.py, startup.py)"
 	@echo "make bench-deploy  time install, reboot, kill -9 and hung-engine recovery on a Bookworm VM (root)"
 	@echo "make models   rebuild models/digits and models/spoken-digits with classroom-quantize (needs the quantize extra)"
 	@echo "make wheelhouse  every wheel for a Pi (aarch64, Python 3.11) in wheelhouse/, for an offline install"
@@ -46,6 +46,7 @@ test: install-dev
 bench: install-dev
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/classroom.py
+	$(BIN)/python bench/startup.py
 
 bench-deploy: install-dev
 	$(BIN)/python bench/deploy.py

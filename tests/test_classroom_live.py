@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 import threading
 import time
 
@@ -290,6 +292,8 @@ def test_hub_microphone_from_a_wav_file_is_heard_and_shown_live(tmp_path, start_
 
 
 def test_no_nickname_picture_or_recording_reaches_the_log_or_the_disk(hub, tmp_path):
+    probe_cache = tmp_path / "hub-data" / "probe-cache.json"  # written at start: model hashes only
+    before_lesson = probe_cache.read_bytes()
     session, _, code = start_class(hub)
     tablet = Tablet(hub)
     tablet.call("join", {"code": code, "nickname": "Zebedee"})
@@ -301,7 +305,9 @@ def test_no_nickname_picture_or_recording_reaches_the_log_or_the_disk(hub, tmp_p
     log = hub.log()
     assert "Zebedee" not in log and code not in log
     written = [p for p in (tmp_path / "hub-data").rglob("*") if p.is_file()]
-    assert [p.name for p in written] == []  # the PIN came from the config: nothing at all was written
+    assert written == [probe_cache]  # the PIN came from the config: nothing else was written
+    assert probe_cache.read_bytes() == before_lesson  # and the lesson wrote nothing into it
+    assert all(re.fullmatch(r"[0-9a-f]{64}", key) for key in json.loads(before_lesson)["files"])
 
 
 def test_dashboard_hears_when_the_edge_tpu_fails_and_comes_back(tmp_path, start_hub):
