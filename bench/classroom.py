@@ -30,6 +30,8 @@ import socketio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.report import publish  # noqa: E402
+
 from tests.conftest import BASE_CONFIG, TEACHER_PIN, HubProcess, toml_text  # noqa: E402
 from tests.drawing import png, render  # noqa: E402
 
@@ -185,12 +187,7 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=2.0)
     args = parser.parse_args()
     result = run(args.tablets, args.seconds, args.interval)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "classroom.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    print()
-    print(table(result))
+    publish("classroom", result, table(result))
     return 0
 
 

@@ -17,7 +17,6 @@ the report names: emulated timings are slower than a Pi 4's.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -26,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.report import publish  # noqa: E402
 
 from tests.bookworm_vm import VMError, accelerator, unavailable_reason  # noqa: E402
 from tests.pi_deploy import PiDeployment  # noqa: E402
@@ -101,11 +102,7 @@ def main() -> int:
         print(f"deploy benchmark skipped: {reason}", file=sys.stderr)
         return 0
     result = run(args.kills, args.hangs)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "deploy.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    print(table(result))
+    publish("deploy", result, table(result))
     return 0
 
 

@@ -33,6 +33,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.report import publish  # noqa: E402
+
 from hub.adapters.image import preprocess  # noqa: E402
 from hub.loader import load_model  # noqa: E402
 from hub.runtime.litert import select_runtime  # noqa: E402
@@ -178,6 +180,26 @@ def raw_throughput(model: Model, workers: int, seconds: float) -> float:
     return round(sum(counts) / seconds, 1)
 
 
+def table(report: dict, hub_workers: int) -> str:
+    rows = [f"ready in {report['ready_s']} s; RSS after load: worker {report['rss_mb_after_load']['worker']} MB, "
+            f"all processes {report['rss_mb_after_load']['all']} MB",
+            f"{'model':10} {'raw invoke':>11} {'preprocess':>11} {'REST p50/p99':>15} {'v2 p50/p99':>15} "
+            f"{'overhead REST':>14} {'overhead v2':>12}"]
+    for name, e in report["models"].items():
+        rows.append(f"{name:10} {e['raw_invoke_ms']['p50']:>9.3f}ms {e['raw_preprocess_ms']['p50']:>9.3f}ms "
+                    f"{e['rest_classify_ms']['p50']:>7.2f}/{e['rest_classify_ms']['p99']:<6.2f}ms "
+                    f"{e['v2_infer_ms']['p50']:>7.2f}/{e['v2_infer_ms']['p99']:<6.2f}ms "
+                    f"{e['overhead_rest_p50_ms']:>12.3f}ms {e['overhead_v2_p50_ms']:>10.3f}ms")
+    rows.append(f"\n{'model':10} {'raw/s (' + str(hub_workers) + ' workers)':>18} " + " ".join(
+        f"{k:>14}" for k in ("v2 1", "v2 8", "v2 32", "REST 1", "REST 8", "REST 32")))
+    for name, e in report["models"].items():
+        t = e["throughput"]
+        cells = [f"{t[k]['per_s']:>8.0f}/s e{t[k]['errors']}" for k in
+                 ("v2_1", "v2_8", "v2_32", "rest_1", "rest_8", "rest_32")]
+        rows.append(f"{name:10} {e['raw_per_s_hub_workers']:>18.0f} " + " ".join(f"{c:>14}" for c in cells))
+    return "\n".join(rows)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=4.0)
@@ -229,28 +251,7 @@ def main() -> int:
         hub.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "serve.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
-    print()
-    print(f"ready in {report['ready_s']} s; RSS after load: worker {report['rss_mb_after_load']['worker']} MB, "
-          f"all processes {report['rss_mb_after_load']['all']} MB")
-    head = f"{'model':10} {'raw invoke':>11} {'preprocess':>11} {'REST p50/p99':>15} {'v2 p50/p99':>15} " \
-           f"{'overhead REST':>14} {'overhead v2':>12}"
-    print(head)
-    for name, e in report["models"].items():
-        print(f"{name:10} {e['raw_invoke_ms']['p50']:>9.3f}ms {e['raw_preprocess_ms']['p50']:>9.3f}ms "
-              f"{e['rest_classify_ms']['p50']:>7.2f}/{e['rest_classify_ms']['p99']:<6.2f}ms "
-              f"{e['v2_infer_ms']['p50']:>7.2f}/{e['v2_infer_ms']['p99']:<6.2f}ms "
-              f"{e['overhead_rest_p50_ms']:>12.3f}ms {e['overhead_v2_p50_ms']:>10.3f}ms")
-    print(f"\n{'model':10} {'raw/s (' + str(hub_workers) + ' workers)':>18} " + " ".join(
-        f"{k:>14}" for k in ("v2 1", "v2 8", "v2 32", "REST 1", "REST 8", "REST 32")))
-    for name, e in report["models"].items():
-        t = e["throughput"]
-        cells = [f"{t[k]['per_s']:>8.0f}/s e{t[k]['errors']}" for k in
-                 ("v2_1", "v2_8", "v2_32", "rest_1", "rest_8", "rest_32")]
-        print(f"{name:10} {e['raw_per_s_hub_workers']:>18.0f} " + " ".join(f"{c:>14}" for c in cells))
+    publish("serve", report, table(report, hub_workers))
     return 0
 
 

@@ -15,7 +15,6 @@ little faster. Prints JSON (also bench/results/startup.json) and a table. Never 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -24,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.report import publish  # noqa: E402
 
 from tests.conftest import BASE_CONFIG, BUNDLED, HubProcess, toml_text  # noqa: E402
 
@@ -69,11 +70,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     result = run(parser.parse_args().runs)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "startup.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    print(table(result))
+    publish("startup", result, table(result))
     return 0
 
 
