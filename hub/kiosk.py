@@ -42,26 +42,13 @@ class HubAddress:
     spki_sha256: str | None  # base64, as Chromium's flag takes it; None for plain HTTP
 
 
-def wait_for_port(port: int, timeout_s: float, host: str = LOOPBACK) -> bool:
-    """True once something accepts connections on host:port; False after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=1):
-                return True
-        except OSError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.5)
-
-
 def presented_certificate(port: int, host: str = LOOPBACK) -> bytes | None:
     """The DER certificate the hub presents, or None if it does not speak TLS."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # we only read the key here; Chromium is pinned to it
     try:
-        with socket.create_connection((host, port), timeout=5) as raw:
+        with socket.create_connection((host, port), timeout=3) as raw:
             with context.wrap_socket(raw, server_hostname=host) as tls:
                 return tls.getpeercert(binary_form=True)
     except ssl.SSLError:  # a plain-HTTP server answers the handshake with an HTTP error
@@ -100,12 +87,24 @@ def browser_command(browser: str, address: HubAddress) -> list[str]:
     return [browser, *CHROMIUM_FLAGS, *pin, address.url]
 
 
+def wait_for_hub(port: int, timeout_s: float, host: str = LOOPBACK) -> HubAddress:
+    """The hub's address once it answers: gunicorn listens before its worker has loaded the app,
+    so a connection alone is not an answer; the handshake (or the HTTP reply to it) is."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return hub_address(port, host)
+        except KioskError:
+            if time.monotonic() >= deadline:
+                raise KioskError(f"the hub did not answer on {host}:{port} within {timeout_s:g} s: "
+                                 "see journalctl -u classroom-hub") from None
+            time.sleep(0.5)
+
+
 def run(port: int, wait_s: float, print_only: bool) -> int:
     """Wait for the hub, then become Chromium (exec: cage watches the browser itself)."""
-    if not wait_for_port(port, wait_s):
-        raise KioskError(f"the hub did not answer on {LOOPBACK}:{port} within {wait_s:g} s: "
-                         "see journalctl -u classroom-hub")
-    command = browser_command(find_browser() if not print_only else BROWSERS[0], hub_address(port))
+    browser = BROWSERS[0] if print_only else find_browser()
+    command = browser_command(browser, wait_for_hub(port, wait_s))
     if print_only:
         print(" ".join(command))
         return 0

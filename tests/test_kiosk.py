@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -60,9 +61,14 @@ def test_https_hub_pins_the_hubs_own_key(secure_hub, tmp_path):
     assert "--ignore-certificate-errors" not in command  # never every certificate error
 
 
-def test_no_hub_is_a_clear_error_after_the_wait():
-    done = kiosk("--port", str(free_port()), "--wait", "1")
-    assert done.returncode == 2 and "did not answer on 127.0.0.1" in done.stderr and "journalctl" in done.stderr
+def test_no_hub_or_a_hub_still_starting_is_waited_for_then_a_clear_error():
+    with socket.socket() as silent:  # listening, as gunicorn's master is before its worker answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        for port in (free_port(), silent.getsockname()[1]):
+            done = kiosk("--port", str(port), "--wait", "1")
+            assert done.returncode == 2, done.stderr
+            assert "did not answer on 127.0.0.1" in done.stderr and "journalctl" in done.stderr
 
 
 def test_no_chromium_is_a_clear_error(plain_hub):
