@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import publish  # noqa: E402
-
 from tests.conftest import BASE_CONFIG, TEACHER_PIN, HubProcess, toml_text  # noqa: E402
 from tests.drawing import png, render  # noqa: E402
 

@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import publish  # noqa: E402
-
 from tests.bookworm_vm import VMError, accelerator, unavailable_reason  # noqa: E402
 from tests.pi_deploy import PiDeployment  # noqa: E402
 

@@ -34,7 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import publish  # noqa: E402
-
 from hub.adapters.image import preprocess  # noqa: E402
 from hub.loader import load_model  # noqa: E402
 from hub.runtime.litert import select_runtime  # noqa: E402

@@ -25,8 +25,8 @@ class LoadedModel:
     content: dict[str, bytes]  # role ("cpu", "edgetpu") -> the verified file bytes
 
 
-def read_variant(variant: Variant) -> bytes:
-    """The file's bytes, if they have the size and sha256 the manifest promises."""
+def read_variant(variant: Variant) -> tuple[bytes, str]:
+    """The file's bytes and their sha256, if they have the size and hash the manifest promises."""
     try:
         content = variant.path.read_bytes()
     except FileNotFoundError:
@@ -36,12 +36,13 @@ def read_variant(variant: Variant) -> bytes:
             f"{variant.path.name} is {len(content)} bytes, the manifest says {variant.size}: "
             "the copy is incomplete or the file was replaced; copy the model folder again"
         )
-    if variant.sha256 and hashlib.sha256(content).hexdigest() != variant.sha256.lower():
+    sha256 = hashlib.sha256(content).hexdigest()
+    if variant.sha256 and sha256 != variant.sha256.lower():
         raise ModelError(
             f"{variant.path.name} does not match its sha256 in the manifest: "
             "the file is damaged or was replaced; copy the model folder again"
         )
-    return content
+    return content, sha256
 
 
 def _check_io(spec: ModelSpec, probe: ProbeResult) -> None:
@@ -71,22 +72,27 @@ def _derive_details(spec: ModelSpec, inputs: tuple[TensorSpec, ...], outputs: tu
 def probe_variants(serving: dict[str, Variant], hashes: dict[str, str], timeout_s: float,
                    cache: ProbeCache | None) -> dict[Path, ProbeResult]:
     """Each serving file's probe: remembered for bytes already tried, else from a new child."""
-    known = {v.path: cache.get(v.path, hashes[role]) for role, v in serving.items()} if cache else {}
-    probes = {path: result for path, result in known.items() if result is not None}
+    probes: dict[Path, ProbeResult] = {}
+    for role, variant in serving.items():
+        remembered = cache.get(variant.path, hashes[role]) if cache else None
+        if remembered is not None:
+            probes[variant.path] = remembered
     todo = [v.path for v in serving.values() if v.path not in probes]
     if todo:
         tried = probe_files(todo, timeout_s)
-        if cache:
-            cache.put([r for role, v in serving.items() if (r := tried.get(v.path)) and r.sha256 == hashes[role]])
         probes.update(tried)
+        if cache:  # only what the child saw is what we serve
+            cache.put([tried[v.path] for role, v in serving.items()
+                       if v.path in tried and tried[v.path].sha256 == hashes[role]])
     return probes
 
 
 def load_model(folder: Path, probe_timeout_s: float, cache: ProbeCache | None = None) -> LoadedModel:
     spec = read_spec(folder)
     serving = spec.serving_variants
-    content = {role: read_variant(v) for role, v in serving.items()}
-    hashes = {role: hashlib.sha256(data).hexdigest() for role, data in content.items()}
+    read = {role: read_variant(v) for role, v in serving.items()}
+    content = {role: data for role, (data, _) in read.items()}
+    hashes = {role: sha256 for role, (_, sha256) in read.items()}
     probes = probe_variants(serving, hashes, probe_timeout_s, cache)
     for role, variant in serving.items():
         probe = probes[variant.path]
