@@ -1,4 +1,4 @@
-"""The Flask application: one Hub, its blueprints, JSON errors, bodies kept in memory."""
+"""The Flask application factory: one Hub, one classroom, one event bus, blueprints, Socket.IO."""
 from __future__ import annotations
 
 import io
@@ -7,12 +7,14 @@ from pathlib import Path
 
 from flask import Flask, Request, jsonify
 
+from .activities import ActivityContext
 from .classroom.service import ClassroomService
 from .config import Config, load_config
+from .events import EventBus
 from .service import Hub
-from .web import api, classes, metrics_view, pages, v2
+from .web import api, classes, metrics_view, pages, testing, v2
 from .web.errors import register_error_handlers
-from .web.live import create_socketio
+from .web.live import create_live
 
 log = logging.getLogger(__name__)
 
@@ -25,36 +27,31 @@ class InMemoryRequest(Request):
         return io.BytesIO()
 
 
-def build_app(config: Config | None = None, start: bool = True) -> Flask:
+def build_app(config: Config | None = None, start: bool = True, announce_pin=print) -> Flask:
+    """The app. `start` loads the models and watches the folder; the server (hub/server.py)
+    also starts the dashboard's broadcasts. Extensions: classroom_hub, classroom, live."""
     config = config or load_config()
     app = Flask(__name__, static_folder=None)  # pages.py serves the static files
     app.request_class = InMemoryRequest
     app.config["MAX_CONTENT_LENGTH"] = config.limits.max_body_bytes
     app.json.sort_keys = False
-    sinks: list = []  # engine events (fallback, recovered, models changed) go to the dashboard
-
-    def engine_event(kind: str, data: dict) -> None:
-        for sink in sinks:
-            sink(kind, data)
-
-    the_hub = Hub(config, engine_event)
-    the_classroom = ClassroomService(config)
+    bus = EventBus()
+    the_hub = Hub(config, bus)
+    the_classroom = ClassroomService(config, bus, ActivityContext(the_hub), announce_pin)
     app.extensions["classroom_hub"] = the_hub
     app.extensions["classroom"] = the_classroom
-    app.register_blueprint(api.bp)
-    app.register_blueprint(classes.bp)
-    app.register_blueprint(v2.bp)
-    app.register_blueprint(metrics_view.bp)
-    app.register_blueprint(pages.bp)
+    for blueprint in (api.bp, classes.bp, v2.bp, metrics_view.bp, pages.bp):
+        app.register_blueprint(blueprint)
+    if config.testing.fault_injection:
+        app.register_blueprint(testing.bp)
     register_error_handlers(app)
-    socketio = create_socketio(app, the_hub, the_classroom)
-    sinks.append(lambda kind, data: socketio.teacher_event("model_state", {"event": kind, **data}))
-    app.extensions["classroom_socketio"] = socketio
+    app.extensions["live"] = create_live(app, the_hub, the_classroom)
 
     @app.get("/api")
     def index():
         return jsonify({"name": "classroom-hub", "version": the_hub.version,
-                        "api": ["/api/models", "/api/status", "/api/classes", "/v2", "/metrics", "/socket.io"]})
+                        "api": ["/api/models", "/api/status", "/api/activities", "/api/classes", "/v2", "/metrics",
+                                "/socket.io"]})
 
     if start:
         make_data_folder(config)

@@ -51,9 +51,9 @@ def cmd_models(args: argparse.Namespace) -> int:
             info = entry.to_json()
             accuracy = info.get("accuracy")
             rows.append((entry.name, entry.status, info.get("backend") or "-", _human_size(info.get("variants", {})
-                         .get("cpu", info.get("variants", {}).get("edgetpu", {})).get("size")),
+                         .get("cpu", next(iter(info.get("variants", {}).values()), {})).get("size")),
                          f"{accuracy * 100:.1f}%" if accuracy is not None else "-",
-                         entry.reason or info.get("edgetpu_reason") or ""))
+                         entry.reason or info.get("accelerator_reason") or ""))
     finally:
         the_hub.close()
     if len(rows) == 1:

@@ -45,14 +45,6 @@ class EngineConfig:
 
 
 @dataclass(frozen=True)
-class EdgeTpuConfig:
-    enabled: bool = True
-    devices: Any = "auto"  # "auto" or a list such as ["usb:0", "pci:0"]
-    library: str = "libedgetpu.so.1"
-    probe_interval_s: float = 5.0  # how often a failed TPU is tried again
-
-
-@dataclass(frozen=True)
 class LimitsConfig:
     max_body_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = 50_000_000  # a declared image size above this is refused before decoding
@@ -91,6 +83,7 @@ class TestingConfig:
 
     simulated_edgetpu: int = 0  # stand-in accelerators that run the CPU int8 file in a real interpreter
     fault_injection: bool = False  # enables POST /api/testing/faults
+    probe_interval_s: float = 5.0  # how often a model waits before trying a failed stand-in again
 
 
 @dataclass(frozen=True)
@@ -98,28 +91,37 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
-    edgetpu: EdgeTpuConfig = field(default_factory=EdgeTpuConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     classroom: ClassroomConfig = field(default_factory=ClassroomConfig)
     microphone: MicrophoneConfig = field(default_factory=MicrophoneConfig)
     testing: TestingConfig = field(default_factory=TestingConfig)
+    accelerators: Mapping[str, Any] = field(default_factory=dict)  # each accelerator kind's own section
     source: str = "defaults"
+
+    def __getattr__(self, name: str) -> Any:
+        """An accelerator's section by its name, like the built-in ones: config.edgetpu.library."""
+        sections = self.__dict__.get("accelerators") or {}
+        if name in sections:
+            return sections[name]
+        if name in accelerator_sections():
+            return accelerator_sections()[name]()
+        raise AttributeError(name)
 
     @property
     def models_dir(self) -> Path:
-        return Path(self.models.dir)
+        """Absolute: a relative folder means the one the hub was started in, wherever it looks."""
+        return Path(self.models.dir).absolute()
 
     def effective_cpu_workers(self) -> int:
         return self.engine.cpu_workers or (os.cpu_count() or 1)
 
 
-_SECTION_TYPES = {
+_CORE_SECTIONS = {
     "server": ServerConfig,
     "models": ModelsConfig,
     "engine": EngineConfig,
-    "edgetpu": EdgeTpuConfig,
     "limits": LimitsConfig,
     "logging": LoggingConfig,
     "teacher": TeacherConfig,
@@ -127,6 +129,29 @@ _SECTION_TYPES = {
     "microphone": MicrophoneConfig,
     "testing": TestingConfig,
 }
+
+
+def accelerator_sections() -> dict[str, type]:
+    """[section] -> config class of every registered accelerator kind (hub/accelerators/)."""
+    from .accelerators import config_sections
+
+    return config_sections()
+
+
+def section_types() -> dict[str, type]:
+    return {**_CORE_SECTIONS, **accelerator_sections()}
+
+
+def _list_keys() -> set[str]:
+    from .accelerators import config_lists
+
+    return config_lists()
+
+
+def _rules() -> dict[str, tuple]:
+    from .accelerators import config_rules
+
+    return {**_RULES, **config_rules()}
 
 _RULES: dict[str, tuple] = {
     # key: (check, fix)
@@ -141,11 +166,6 @@ _RULES: dict[str, tuple] = {
     "engine.queue_size": (lambda v: 1 <= v <= 100_000, "a queue length from 1 to 100000"),
     "engine.request_timeout_s": (lambda v: 0.1 <= v <= 600, "seconds from 0.1 to 600"),
     "engine.stuck_after_s": (lambda v: 1 <= v <= 3600, "seconds from 1 to 3600"),
-    "edgetpu.devices": (
-        lambda v: v == "auto" or (isinstance(v, list) and all(_is_device_name(d) for d in v)),
-        '"auto", or a list of device names like ["usb:0", "pci:0"]',
-    ),
-    "edgetpu.probe_interval_s": (lambda v: 0.1 <= v <= 3600, "seconds from 0.1 to 3600"),
     "limits.max_body_bytes": (lambda v: 1024 <= v <= 1 << 30, "bytes from 1024 to 1 GiB"),
     "limits.max_image_pixels": (lambda v: 64 <= v <= 1 << 30, "a pixel count from 64 to 2**30"),
     "limits.max_top_k": (lambda v: 1 <= v <= 100_000, "a count from 1 to 100000"),
@@ -154,6 +174,7 @@ _RULES: dict[str, tuple] = {
         "one of DEBUG, INFO, WARNING, ERROR",
     ),
     "testing.simulated_edgetpu": (lambda v: 0 <= v <= 8, "a count from 0 to 8"),
+    "testing.probe_interval_s": (lambda v: 0.1 <= v <= 3600, "seconds from 0.1 to 3600"),
     "teacher.pin": (lambda v: v == "" or (v.isdigit() and 4 <= len(v) <= 12),
                     'empty (generate one) or 4 to 12 digits, quoted: pin = "4821"'),
     "teacher.login_attempts": (lambda v: 1 <= v <= 100, "a count from 1 to 100"),
@@ -165,16 +186,9 @@ _RULES: dict[str, tuple] = {
 }
 
 
-def _is_device_name(name: object) -> bool:
-    if not isinstance(name, str) or ":" not in name:
-        return False
-    kind, _, index = name.partition(":")
-    return kind in {"usb", "pci"} and index.isdigit()
-
-
 def _coerce(key: str, value: Any, default: Any) -> Any:
     """Check `value` has the type of the default; strings (environment, lenient TOML) are parsed first."""
-    if key == "edgetpu.devices":  # "auto", a list, or "usb:0, pci:0" from the environment
+    if key in _list_keys():  # a device list: "auto", a list, or "usb:0, pci:0" from the environment
         return _parse_string(key, value, default) if isinstance(value, str) else value
     if isinstance(value, str) and not isinstance(default, str):
         value = _parse_string(key, value, default)
@@ -193,7 +207,7 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
 
 
 def _parse_string(key: str, text: str, default: Any) -> Any:
-    if key == "edgetpu.devices":
+    if key in _list_keys():
         return "auto" if text.strip() == "auto" else [d.strip() for d in text.split(",") if d.strip()]
     try:
         if isinstance(default, bool):
@@ -209,7 +223,7 @@ def _parse_string(key: str, text: str, default: Any) -> Any:
 
 
 def _build_section(name: str, values: Mapping[str, Any], origin: str) -> Any:
-    cls = _SECTION_TYPES[name]
+    cls = section_types()[name]
     defaults = cls()
     known = {f.name for f in dataclasses.fields(cls)}
     kwargs = {}
@@ -222,7 +236,7 @@ def _build_section(name: str, values: Mapping[str, Any], origin: str) -> Any:
                 key=dotted,
             )
         value = _coerce(dotted, value, getattr(defaults, key))
-        rule = _RULES.get(dotted)
+        rule = _rules().get(dotted)
         if rule and not rule[0](value):
             raise ConfigError(f"config key {dotted} is {value!r}; use {rule[1]}", key=dotted)
         kwargs[key] = value
@@ -246,7 +260,7 @@ def _env_values(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
         if not name.startswith(ENV_PREFIX):
             continue
         rest = name[len(ENV_PREFIX):].lower()
-        section = next((s for s in _SECTION_TYPES if rest.startswith(s + "_")), None)
+        section = next((s for s in section_types() if rest.startswith(s + "_")), None)
         if section is None:
             continue  # other CLASSROOM_HUB_* variables belong to other parts
         found.setdefault(section, {})[rest[len(section) + 1:]] = value
@@ -274,10 +288,10 @@ def load_config(
     if path is not None:
         data = _read_toml(Path(path))
         for section, values in data.items():
-            if section not in _SECTION_TYPES:
+            if section not in section_types():
                 raise ConfigError(
                     f"unknown config section [{section}] in {path}; valid sections: "
-                    + ", ".join(_SECTION_TYPES),
+                    + ", ".join(section_types()),
                     key=section,
                 )
             if not isinstance(values, dict):
@@ -287,7 +301,7 @@ def load_config(
     if overrides:
         layers.append(("command line", overrides))
 
-    merged: dict[str, dict[str, Any]] = {name: {} for name in _SECTION_TYPES}
+    merged: dict[str, dict[str, Any]] = {name: {} for name in section_types()}
     origins: dict[str, str] = {}
     for origin, data in layers:
         for section, values in data.items():
@@ -298,6 +312,7 @@ def load_config(
     for name, values in merged.items():
         origin = ", ".join(sorted({origins[f"{name}.{k}"] for k in values})) or "defaults"
         sections[name] = _build_section(name, values, origin)
-    config = Config(**sections, source=str(path) if path else "defaults")
+    own = {name: sections.pop(name) for name in accelerator_sections()}
+    config = Config(**sections, accelerators=own, source=str(path) if path else "defaults")
     _check_together(config)
     return config

@@ -17,9 +17,6 @@ from typing import Callable
 from .config import Config
 
 LEVELS = {"OK": 0, "INFO": 0, "WARN": 1, "FAIL": 2}
-EDGETPU_RUNTIME_FIX = (
-    "install the Edge TPU runtime: add Coral's apt repository (docs/INSTALL.md), "
-    "sudo apt install libedgetpu1-std, then unplug and replug the USB Accelerator")
 THROTTLE_BITS = {0x1: "under-voltage now", 0x2: "ARM frequency capped now", 0x4: "throttled now",
                  0x8: "soft temperature limit now", 0x10000: "under-voltage since boot",
                  0x20000: "frequency capped since boot", 0x40000: "throttled since boot",
@@ -68,40 +65,11 @@ def check_numpy_opencv(config: Config) -> list[Check]:
     return [Check("OK", "numpy/opencv", f"numpy {numpy.__version__}, OpenCV {cv2.__version__}")]
 
 
-def check_edgetpu(config: Config) -> list[Check]:
-    from .runtime.edgetpu import DeviceLock, TpuUnavailable, discover_devices, load_edgetpu_delegate
-    from .runtime.litert import select_runtime
+def check_accelerators(config: Config) -> list[Check]:
+    """Each accelerator kind's own checks (hub/accelerators/), when it has any."""
+    from .accelerators import KINDS
 
-    if not config.edgetpu.enabled:
-        return [Check("INFO", "edgetpu", "turned off in the config ([edgetpu] enabled = false)")]
-    devices = discover_devices(config.edgetpu.devices)
-    if not devices:
-        return [Check("WARN", "edgetpu", "no Edge TPU found: every model runs on the CPU (slower, but it works)",
-                      "plug the Coral USB Accelerator into a blue USB 3 port, or fit the M.2/PCIe card; "
-                      "then " + EDGETPU_RUNTIME_FIX)]
-    out = []
-    ours = None  # whether the running hub holds a locked TPU: asked only if one is locked
-    try:
-        load_edgetpu_delegate(select_runtime(), config.edgetpu.library, {"device": devices[0].name})
-        runtime_ok = True
-    except TpuUnavailable as exc:
-        runtime_ok = False
-        out.append(Check("FAIL", "edgetpu", f"{len(devices)} Edge TPU(s) found but {exc}", EDGETPU_RUNTIME_FIX))
-    for device in devices:
-        if device.kind == "usb" and device.usb_speed_mbps is not None and device.usb_speed_mbps < 5000:
-            out.append(Check("WARN", "edgetpu", f"{device.name} is on a USB 2 link ({device.usb_speed_mbps} Mbit/s): "
-                             "several times slower", "use a blue USB 3 port and the cable that came with it"))
-        lock = DeviceLock(device)
-        try:
-            lock.acquire()
-            lock.release()
-            if runtime_ok:
-                out.append(Check("OK", "edgetpu", f"{device.name} ({device.kind}) ready"))
-        except TpuUnavailable as exc:
-            ours = _hub_running(config) if ours is None else ours
-            out.append(Check("INFO" if ours else "WARN", "edgetpu", f"{device.name} is {exc}",
-                             "" if ours else "stop the other program that uses the Edge TPU"))
-    return out
+    return [check for kind in KINDS.values() if kind.doctor for check in kind.doctor(config)]
 
 
 def check_power_and_heat(config: Config) -> list[Check]:
@@ -225,7 +193,7 @@ def check_disk(config: Config) -> list[Check]:
 
 
 CHECKS: list[Callable[[Config], list[Check]]] = [
-    check_runtime, check_numpy_opencv, check_edgetpu, check_power_and_heat, check_microphone_and_camera,
+    check_runtime, check_numpy_opencv, check_accelerators, check_power_and_heat, check_microphone_and_camera,
     check_models, check_port, check_clock, check_disk,
 ]
 

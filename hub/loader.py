@@ -13,6 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import tasks
+from .accelerators import compiled_for
 from .errors import ModelError
 from .manifest import ModelSpec, TensorSpec, Variant, read_spec
 from .probe import ProbeResult, probe_files
@@ -22,7 +24,7 @@ from .probe_cache import ProbeCache
 @dataclass(frozen=True)
 class LoadedModel:
     spec: ModelSpec
-    content: dict[str, bytes]  # role ("cpu", "edgetpu") -> the verified file bytes
+    content: dict[str, bytes]  # role ("cpu", or an accelerator's, such as "edgetpu") -> the verified file bytes
 
 
 def read_variant(variant: Variant) -> tuple[bytes, str]:
@@ -56,11 +58,24 @@ def _check_io(spec: ModelSpec, probe: ProbeResult) -> None:
         )
 
 
+def output_activation(outputs: tuple[TensorSpec, ...]) -> str:
+    """What an undeclared classifier output is, from the file: TFLite quantizes a softmax output
+    with scale 1/256 and zero point 0 (uint8) or -128 (int8); any other quantized output is
+    logits. A float output that the manifest does not describe is taken for probabilities."""
+    if len(outputs) != 1:
+        return "softmax"
+    out = outputs[0]
+    if not out.scale or out.dtype.startswith("float"):
+        return "softmax"
+    softmax_zero = {"uint8": 0, "int8": -128}.get(out.dtype)
+    return "softmax" if abs(out.scale - 1 / 256) < 1e-9 and out.zero_point == softmax_zero else "logits"
+
+
 def _derive_details(spec: ModelSpec, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...]) -> ModelSpec:
-    """Fill in what a bare drop-in does not say: labels count, grey or colour, task."""
-    spec = dataclasses.replace(spec, inputs=inputs, outputs=outputs)
-    if not spec.labels and spec.task.endswith("classification") and len(outputs) == 1:
-        spec = dataclasses.replace(spec, labels=tuple(str(i) for i in range(outputs[0].shape[-1])))
+    """Fill in what a manifest or a bare drop-in does not say: output activation, labels count,
+    grey or colour, task."""
+    spec = dataclasses.replace(spec, inputs=inputs, outputs=outputs,
+                               activation=spec.activation or output_activation(outputs))
     if spec.source != "derived":
         return spec
     if len(inputs) == 1 and len(inputs[0].shape) in (3, 4):
@@ -98,15 +113,17 @@ def load_model(folder: Path, probe_timeout_s: float, cache: ProbeCache | None = 
         probe = probes[variant.path]
         if probe.sha256 != hashes[role]:
             raise ModelError(f"{variant.path.name} changed while it was being checked; it will be retried")
-        if role == "edgetpu" and not probe.edgetpu:
-            raise ModelError(f"{variant.path.name} is named _edgetpu but was not compiled for the Edge TPU")
-        if role == "cpu" and probe.edgetpu:
-            raise ModelError(f"{variant.path.name} is compiled for the Edge TPU; name it *_edgetpu.tflite")
+        compiled = compiled_for(content[role])
+        if role != "cpu" and compiled != role:
+            raise ModelError(f"{variant.path.name} is listed as the {role} variant but was not compiled for it")
+        if role == "cpu" and compiled:
+            raise ModelError(f"{variant.path.name} is compiled for an accelerator ({compiled}); "
+                             f"name it as its {compiled} variant (such as *_{compiled}.tflite)")
         if role == "cpu":
             _check_io(spec, probe)
-    main = probes[(serving.get("cpu") or serving["edgetpu"]).path]
+    main = probes[(serving.get("cpu") or next(iter(serving.values()))).path]
     inputs = tuple(TensorSpec.from_details(d) for d in main.inputs)
     outputs = tuple(TensorSpec.from_details(d) for d in main.outputs)
     variants = {**spec.variants, **{r: dataclasses.replace(v, size=len(content[r])) for r, v in serving.items()}}
     spec = _derive_details(dataclasses.replace(spec, variants=variants), inputs, outputs)
-    return LoadedModel(spec, content)
+    return LoadedModel(tasks.get(spec.task).finish_spec(spec), content)

@@ -17,9 +17,19 @@ from .errors import ModelError
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-TASKS = {"image-classification", "audio-classification", "tensor"}
 DTYPES = {"uint8", "int8", "int16", "int32", "int64", "float16", "float32"}
-ROLES = ("cpu", "edgetpu", "float")
+CPU_ROLES = ("cpu", "float")  # the CPU int8 file that serves, and the float32 reference (not served)
+
+
+def accelerator_roles() -> dict:
+    """Variant roles that belong to an accelerator kind ("edgetpu" -> its Kind): registered there."""
+    from .accelerators import roles
+
+    return roles()
+
+
+def roles() -> tuple[str, ...]:
+    return (*CPU_ROLES[:1], *accelerator_roles(), *CPU_ROLES[1:])
 
 
 @dataclass(frozen=True)
@@ -79,19 +89,21 @@ class ModelSpec:
     outputs: tuple[TensorSpec, ...] = ()
     source: str = "manifest"  # or "derived"
     metrics: dict = field(default_factory=dict)
+    activation: str | None = None  # what the output already is (output.activation); None: derived at load
 
     @property
     def serving_variants(self) -> dict[str, Variant]:
-        return {r: v for r, v in self.variants.items() if r in ("cpu", "edgetpu")}
+        """The files the hub runs: every role except the float reference ("cpu", "edgetpu", ...)."""
+        return {r: v for r, v in self.variants.items() if r != "float"}
 
     def accuracy(self) -> float | None:
-        for role in ("cpu", "edgetpu"):
-            if role in self.variants and self.variants[role].accuracy is not None:
-                return self.variants[role].accuracy
+        for variant in self.serving_variants.values():
+            if variant.accuracy is not None:
+                return variant.accuracy
         return None
 
     def size_bytes(self) -> int | None:
-        v = self.variants.get("cpu") or self.variants.get("edgetpu")
+        v = self.variants.get("cpu") or next(iter(self.serving_variants.values()), None)
         return v.size if v else None
 
 
@@ -155,27 +167,35 @@ def parse_manifest(folder: Path) -> ModelSpec:
     schema = data.get("schema", SCHEMA_VERSION)
     if schema != SCHEMA_VERSION:
         raise ModelError(f"{MANIFEST} has schema {schema}; this hub reads schema {SCHEMA_VERSION}")
+    from . import tasks
+
     task = _require(data, "task", str, MANIFEST)
-    if task not in TASKS:
-        raise ModelError(f"{MANIFEST}: task {task!r} is not one of {sorted(TASKS)}")
+    if task not in tasks.TASKS:
+        raise ModelError(f"{MANIFEST}: task {task!r} is not one of {sorted(tasks.TASKS)}")
     labels = data.get("labels", [])
     if isinstance(labels, str):
-        labels = parse_labels((folder / labels).read_text())
+        labels = parse_labels(_read_labels(folder, labels))
     if not isinstance(labels, (list, tuple)) or not all(isinstance(x, str) for x in labels):
         raise ModelError(f"{MANIFEST}: labels must be a list of strings or a labels file name")
     input_data = _require(data, "input", dict, MANIFEST)
     input_spec = _parse_tensor(input_data, f"{MANIFEST} input")
-    variants = {}
+    output = data.get("output", {})
+    if not isinstance(output, dict):
+        raise ModelError(f"{MANIFEST}: output must be an object such as {{\"activation\": \"softmax\"}}")
+    activation = output.get("activation")
+    if activation is not None and not isinstance(activation, str):
+        raise ModelError(f"{MANIFEST}: output.activation must be a string such as \"softmax\" or \"logits\"")
+    variants, known = {}, roles()
     for role, v in _require(data, "variants", dict, MANIFEST).items():
-        if role not in ROLES:
-            raise ModelError(f"{MANIFEST}: variant {role!r} is not one of {ROLES}")
+        if role not in known:
+            raise ModelError(f"{MANIFEST}: variant {role!r} is not one of {known}")
         where = f"{MANIFEST} variants.{role}"
-        file_name = _require(v, "file", str, where)
-        if Path(file_name).name != file_name:
-            raise ModelError(f"{where}: file must be a plain file name inside the model folder")
+        if not isinstance(v, dict):
+            raise ModelError(f"{where} must be an object with a 'file'")
+        file_name = _plain_name(_require(v, "file", str, where), where)
         variants[role] = Variant(role, folder / file_name, v.get("sha256"), v.get("size"), v.get("accuracy"))
-    if not ({"cpu", "edgetpu"} & variants.keys()):
-        raise ModelError(f"{MANIFEST}: needs a 'cpu' or an 'edgetpu' variant to serve")
+    if not any(role != "float" for role in variants):
+        raise ModelError(f"{MANIFEST}: needs a variant to serve (one of {[r for r in known if r != 'float']})")
     return ModelSpec(
         name=folder.name,
         task=task,
@@ -185,26 +205,44 @@ def parse_manifest(folder: Path) -> ModelSpec:
         inputs=(input_spec,),
         source="manifest",
         metrics=data.get("metrics", {}),
+        activation=activation,
     )
 
 
+def _plain_name(file_name: str, where: str) -> str:
+    if not file_name or Path(file_name).name != file_name or file_name in (".", ".."):
+        raise ModelError(f"{where}: {file_name!r} must be a plain file name inside the model folder")
+    return file_name
+
+
+def _read_labels(folder: Path, file_name: str) -> str:
+    """A labels file named by the manifest: checked like the variant files."""
+    path = folder / _plain_name(file_name, f"{MANIFEST} labels")
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        raise ModelError(f"{MANIFEST} names the labels file {file_name}, which is missing: copy the model "
+                         "folder again") from None
+    except OSError as exc:
+        raise ModelError(f"cannot read the labels file {file_name}: {exc}") from None
+
+
 def derive_spec(folder: Path) -> ModelSpec:
-    """A bare drop-in: one `.tflite`, maybe its `_edgetpu.tflite` sibling, maybe labels."""
+    """A bare drop-in: one `.tflite`, maybe compiled siblings (`X_edgetpu.tflite`), maybe labels."""
     files = sorted(p for p in folder.iterdir() if p.suffix == ".tflite" and p.is_file())
-    edgetpu = [p for p in files if p.stem.endswith("_edgetpu")]
-    plain = [p for p in files if not p.stem.endswith("_edgetpu")]
     if not files:
         raise ModelError("no manifest.json and no .tflite file in the folder")
-    if len(plain) > 1 or len(edgetpu) > 1:
+    suffixes = {kind.file_suffix: role for role, kind in accelerator_roles().items() if kind.file_suffix}
+    by_role: dict[str, list[Path]] = {}
+    for path in files:
+        role = next((r for suffix, r in suffixes.items() if path.stem.endswith(suffix)), "cpu")
+        by_role.setdefault(role, []).append(path)
+    if any(len(paths) > 1 for paths in by_role.values()):
         raise ModelError(
             "several models in one folder (" + ", ".join(p.name for p in files)
-            + "): keep one model, and its _edgetpu sibling, per folder"
+            + "): keep one model, and its compiled siblings (such as X_edgetpu.tflite), per folder"
         )
-    variants = {}
-    if plain:
-        variants["cpu"] = Variant("cpu", plain[0], size=plain[0].stat().st_size)
-    if edgetpu:
-        variants["edgetpu"] = Variant("edgetpu", edgetpu[0], size=edgetpu[0].stat().st_size)
+    variants = {role: Variant(role, paths[0], size=paths[0].stat().st_size) for role, paths in by_role.items()}
     label_files = sorted(p for p in folder.glob("*.txt") if "label" in p.name.lower()) or sorted(folder.glob("*.txt"))
     labels = parse_labels(label_files[0].read_text(errors="replace")) if label_files else ()
     return ModelSpec(name=folder.name, task="image-classification", labels=labels,

@@ -22,7 +22,7 @@ class ProbeResult:
     path: Path
     inputs: list[dict]
     outputs: list[dict]
-    edgetpu: bool  # holds edgetpu-custom-op: allocates only with the Edge TPU delegate
+    compiled: bool  # compiled for an accelerator (holds its custom op): allocates only with its delegate
     sha256: str  # of the bytes the child checked; the parent serves only bytes with this hash
     runtime: str = ""  # Runtime.identity of the runtime the child chose
 
@@ -40,20 +40,20 @@ def _probe_file(path: str) -> dict:
 
     import numpy as np
 
-    from .runtime.edgetpu import EDGETPU_CUSTOM_OP
+    from .accelerators import compiled_for
     from .runtime.litert import select_runtime
 
     runtime = select_runtime()
     with open(path, "rb") as fh:
         content = fh.read()
-    edgetpu = EDGETPU_CUSTOM_OP in content
+    compiled = compiled_for(content) is not None
     interpreter = runtime.Interpreter(model_content=content, num_threads=1)
-    if not edgetpu:  # an _edgetpu file cannot allocate without the TPU: parsing it is the check
+    if not compiled:  # a compiled file cannot allocate without its device: parsing it is the check
         interpreter.allocate_tensors()
         for d in interpreter.get_input_details():
             interpreter.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
         interpreter.invoke()
-    return {"file": path, "ok": True, "edgetpu": edgetpu, "sha256": hashlib.sha256(content).hexdigest(),
+    return {"file": path, "ok": True, "compiled": compiled, "sha256": hashlib.sha256(content).hexdigest(),
             "runtime": runtime.identity,
             "inputs": _details(interpreter.get_input_details()),
             "outputs": _details(interpreter.get_output_details())}
@@ -74,10 +74,14 @@ CHILD = (sys.executable, "-m", "hub.probe")
 
 
 def probe_files(paths: list[Path], timeout_s: float, child: tuple[str, ...] = CHILD) -> dict[Path, ProbeResult]:
-    """Probe `paths` in one child; raise ModelError naming the file that failed or crashed it."""
+    """Probe `paths` in one child; raise ModelError naming the file that failed or crashed it.
+
+    The child runs in the package's folder, so it is given absolute paths (a relative models
+    folder, `classroom-hub serve --models mymodels`, means the caller's folder)."""
+    given = {str(p.absolute()): p for p in paths}
     try:
         done = subprocess.run(
-            [*child, *map(str, paths)],
+            [*child, *given],
             capture_output=True, text=True, timeout=timeout_s,
             cwd=str(Path(__file__).resolve().parent.parent),
         )
@@ -94,8 +98,8 @@ def probe_files(paths: list[Path], timeout_s: float, child: tuple[str, ...] = CH
             continue
         if not record["ok"]:
             raise ModelError(f"{Path(record['file']).name} cannot be loaded: {record['error']}")
-        path = Path(record["file"])
-        results[path] = ProbeResult(path, record["inputs"], record["outputs"], record["edgetpu"], record["sha256"],
+        path = given.get(record["file"], Path(record["file"]))
+        results[path] = ProbeResult(path, record["inputs"], record["outputs"], record["compiled"], record["sha256"],
                                     record.get("runtime", ""))
         current = None
     if done.returncode != 0 or len(results) != len(paths):

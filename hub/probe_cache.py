@@ -53,7 +53,7 @@ class ProbeCache:
         if not isinstance(record, dict):
             return None
         try:
-            return ProbeResult(path, list(record["inputs"]), list(record["outputs"]), bool(record["edgetpu"]), sha256)
+            return ProbeResult(path, list(record["inputs"]), list(record["outputs"]), bool(record["compiled"]), sha256)
         except (KeyError, TypeError):
             return None
 
@@ -65,7 +65,7 @@ class ProbeCache:
         with self._lock:
             for result in results:
                 self._files[result.sha256] = {"inputs": result.inputs, "outputs": result.outputs,
-                                              "edgetpu": result.edgetpu, "seen": round(time.time())}
+                                              "compiled": result.compiled, "seen": round(time.time())}
             newest = sorted(self._files.items(), key=lambda kv: kv[1].get("seen", 0), reverse=True)[:MAX_FILES]
             self._files = dict(newest)
             self._write({"format": FORMAT, "runtime": self.identity, "files": self._files})

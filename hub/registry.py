@@ -14,15 +14,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from .accelerators import AcceleratorPool
 from .config import Config
 from .engine import EngineClosed, EngineSettings, InvokeResult, ModelEngine
 from .errors import BackendUnavailable, HubError, InferenceTimeout, ModelNotFound
+from .events import EventBus
 from .loader import load_model
 from .manifest import NAME_PATTERN, ModelSpec
 from .probe_cache import FILE_NAME as PROBE_CACHE_FILE, ProbeCache
-from .runtime.edgetpu import TpuPool
 from .runtime.litert import Runtime
 
 log = logging.getLogger(__name__)
@@ -84,17 +84,16 @@ def is_model_folder(entry: os.DirEntry) -> bool:
 
 
 class Registry:
-    def __init__(self, config: Config, runtime: Runtime, pool: TpuPool,
-                 on_event: Callable[[str, dict], None] | None = None) -> None:
+    def __init__(self, config: Config, runtime: Runtime, pool: AcceleratorPool, bus: EventBus | None = None) -> None:
         self.config, self.runtime, self.pool = config, runtime, pool
         self.root = config.models_dir
         self.settings = EngineSettings(config.effective_cpu_workers(), config.engine.cpu_threads,
-                                       config.engine.queue_size, config.edgetpu.probe_interval_s)
+                                       config.engine.queue_size)
         self._entries: dict[str, ModelEntry] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
-        self._on_event = on_event or (lambda kind, data: None)
+        self._bus = bus or EventBus()
         self.probe_cache = ProbeCache(Path(config.classroom.data_dir) / PROBE_CACHE_FILE, runtime.identity)
         self.ready = False
 
@@ -128,12 +127,15 @@ class Registry:
 
     # ---- loading --------------------------------------------------------------------------------
     def _load(self, name: str, folder: Path, signature: tuple) -> ModelEntry:
+        """A new entry for the folder; a model replacing a serving one takes over its accelerator."""
         entry = ModelEntry(name, folder, signature)
+        with self._lock:
+            previous = self._entries.get(name)
         try:
             model = load_model(folder, self.config.models.probe_timeout_s, self.probe_cache)
             entry.spec = model.spec
-            engine = ModelEngine(model, self.runtime, self.pool, self.settings, self._on_event)
-            engine.start()
+            engine = ModelEngine(model, self.runtime, self.pool, self.settings, self._bus.publish)
+            engine.start(previous.engine if previous else None)
         except BackendUnavailable as exc:
             entry.status, entry.reason = UNAVAILABLE, exc.message
         except HubError as exc:
@@ -189,7 +191,7 @@ class Registry:
             threading.Thread(target=old.engine.drain_and_stop, args=(self.config.engine.request_timeout_s,),
                              name=f"{name}-drain", daemon=True).start()
         if old is not None or entry is not None:
-            self._on_event("models_changed", {"model": name, "status": entry.status if entry else "removed"})
+            self._bus.publish("models_changed", {"model": name, "status": entry.status if entry else "removed"})
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def start(self, watch: bool = True) -> None:

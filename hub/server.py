@@ -70,6 +70,7 @@ class HubServer(BaseApplication):
 
     def _ready(self, worker) -> None:
         the_hub = worker.wsgi.extensions["classroom_hub"]
+        worker.wsgi.extensions["live"].start_broadcasts()
         models = the_hub.registry.entries()
         ready = sum(1 for m in models if m.status == "ready")
         print(f"Classroom Hub {the_hub.version} is ready: {ready} of {len(models)} model(s) serving, "

@@ -1,60 +1,39 @@
-"""The hub as one object: runtime, Edge TPUs, model registry, metrics, and the classify path.
+"""The hub as one object: runtime, accelerators, model registry, metrics, and the predict path.
 
-REST and Socket.IO both call `classify` here, so a tablet gets the same answer whichever way
-it asks. Nothing in this module knows about HTTP.
+REST, /v2 and Socket.IO all call `predict` here (through the model's task), so a tablet gets the
+same answer whichever way it asks. Nothing in this module knows about HTTP or a task's name.
 """
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Mapping
 
-from . import __version__
-from .adapters import audio
-from .adapters.classify import top_k
-from .adapters.image import preprocess, quantize_real
+from . import __version__, tasks
+from .accelerators import AcceleratorPool, build_pool
 from .adapters.microphone import Microphone
 from .config import Config
 from .engine import InvokeResult
 from .errors import BadInput, HubError
-from .registry import ModelEntry, Registry
-from .runtime.edgetpu import SimulatedAccelerator, TpuPool, build_pool
-from .runtime.litert import Runtime, select_runtime
+from .events import EventBus
 from .metrics import RequestMetrics
+from .registry import ModelEntry, Registry
+from .runtime.litert import Runtime, select_runtime
+from .tasks import Media, Result, Sound
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Sound:
-    """A spoken answer as it arrived: a WAV file, or raw 16-bit PCM with its sample rate."""
+class Prediction:
+    """One answer of a model: where it ran, the task's result, and the time each step took."""
 
-    data: bytes
-    sample_rate: int | None = None  # None: data is a WAV file
-
-    def samples(self) -> tuple:
-        if self.sample_rate is None:
-            return audio.decode_wav(self.data)
-        return audio.decode_pcm16(self.data, self.sample_rate)
-
-
-def audio_tensor(sound: Sound, spec, prep):
-    """The recording as the model's input: the same features classroom-quantize trained on."""
-    params = audio.FeatureParams.from_json(prep.extra)
-    if tuple(spec.shape[1:]) != params.shape:
-        raise BadInput(f"the model takes {list(spec.shape)} but its manifest's audio features make "
-                       f"{list(params.shape)}; rebuild the model")
-    x, rate = sound.samples()
-    return quantize_real(audio.features(x, rate, params), spec)
-
-
-@dataclass(frozen=True)
-class Classification:
     model: str
+    task: str
     backend: str
     device: str | None
-    predictions: list
+    result: Result
     preprocess_ms: float
     inference_ms: float
     total_ms: float
@@ -62,22 +41,23 @@ class Classification:
     def to_json(self) -> dict:
         return {
             "model": self.model,
+            "task": self.task,
             "backend": self.backend,
             "device": self.device,
-            "predictions": [p.to_json() for p in self.predictions],
+            **self.result.to_json(),
             "timing_ms": {"preprocess": round(self.preprocess_ms, 3), "inference": round(self.inference_ms, 3),
                           "total": round(self.total_ms, 3)},
         }
 
 
 class Hub:
-    def __init__(self, config: Config, on_event: Callable[[str, dict], None] | None = None) -> None:
+    def __init__(self, config: Config, bus: EventBus | None = None) -> None:
         self.config = config
+        self.bus = bus or EventBus()
         self.runtime: Runtime = select_runtime()
-        self.pool: TpuPool = build_pool(self.runtime, config.edgetpu.enabled, config.edgetpu.devices,
-                                        config.edgetpu.library, config.testing.simulated_edgetpu)
+        self.pool: AcceleratorPool = build_pool(config, self.runtime)
         self.metrics = RequestMetrics()
-        self.registry = Registry(config, self.runtime, self.pool, on_event)
+        self.registry = Registry(config, self.runtime, self.pool, self.bus)
         self.microphone = Microphone(config.microphone.source)
         self.started_at = time.time()
         self.version = __version__
@@ -88,16 +68,12 @@ class Hub:
     def close(self) -> None:
         self.registry.close()
 
-    def parse_top_k(self, raw: object, default: int = 3) -> int:
-        if raw is None or raw == "":
-            return default
-        try:
-            k = int(raw)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise BadInput(f"top_k must be a whole number, not {raw!r}") from None
-        if not 1 <= k <= self.config.limits.max_top_k:
-            raise BadInput(f"top_k must be from 1 to {self.config.limits.max_top_k}")
-        return k
+    def task_of(self, name: str) -> tuple[ModelEntry, tasks.Task]:
+        """The model (404 when unknown, 503 when not serving) and its task."""
+        entry = self.registry.get(name)
+        entry.require_ready()
+        assert entry.spec is not None
+        return entry, tasks.get(entry.spec.task)
 
     def run(self, name: str, inputs: list, api: str, started: float) -> tuple[ModelEntry, InvokeResult]:
         """Infer and count it, whatever the outcome."""
@@ -110,49 +86,36 @@ class Hub:
                             result.inference_ms / 1000)
         return entry, result
 
-    def classify(self, name: str, media: bytes | Sound, k: int, api: str = "rest") -> Classification:
-        """A picture (bytes) or a recording (Sound) through the model's own preprocessing."""
+    def predict(self, name: str, media: Media, given: Mapping[str, object] | None = None, api: str = "rest",
+                classify: bool = False) -> Prediction:
+        """Media through the model's task: prepare, infer, decode. `classify` refuses non-classifiers."""
         started = time.perf_counter()
-        entry = self.registry.get(name)
-        entry.require_ready()
+        entry, task = self.task_of(name)
         spec = entry.spec
         assert spec is not None
-        is_sound = isinstance(media, Sound)
-        if spec.task == "image-classification" and is_sound:
-            raise BadInput(f"model {name!r} classifies pictures; send an image, not audio")
-        if spec.task == "audio-classification" and not is_sound:
-            raise BadInput(f"model {name!r} classifies recordings; send audio (a WAV), not an image")
-        if spec.task not in ("image-classification", "audio-classification"):
-            raise BadInput(f"model {name!r} is a {spec.task} model; use /v2 infer")
         try:
-            if is_sound:
-                tensor = audio_tensor(media, spec.inputs[0], spec.preprocess)
-            else:
-                tensor = preprocess(media, spec.inputs[0], spec.preprocess, self.config.limits.max_image_pixels)
+            if classify and not task.classifier:
+                raise BadInput(f"model {name!r} is a {task.name} model, not a classifier: "
+                               f"POST /api/models/{name}/predict")
+            task.require_media(media, name)
+            options = task.options(given or {}, self.config.limits)
+            inputs = task.prepare(media, spec, self.config.limits)
         except HubError as exc:
             self.metrics.record(name, api, "none", exc.code)
             raise
         prepared = time.perf_counter()
-        entry, result = self.run(name, [tensor], api, started)
-        predictions = top_k(result.outputs[0], spec.outputs[0], spec.labels, k)
-        return Classification(name, result.backend, result.device, predictions, (prepared - started) * 1000,
-                              result.inference_ms, (time.perf_counter() - started) * 1000)
+        entry, result = self.run(name, inputs, api, started)
+        decoded = task.decode(result.outputs, entry.spec or spec, options)
+        return Prediction(name, task.name, result.backend, result.device, decoded, (prepared - started) * 1000,
+                          result.inference_ms, (time.perf_counter() - started) * 1000)
 
-    def listen(self, seconds: float, k: int) -> Classification:
+    def listen(self, seconds: float, given: Mapping[str, object]) -> Prediction:
         """Record from the hub's own microphone and classify it with [microphone] model."""
         import numpy as np
 
         samples, rate = self.microphone.record(seconds)
         pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
-        return self.classify(self.config.microphone.model, Sound(pcm, rate), k, api="microphone")
-
-    def inject_fault(self, device: str, gone: bool | None, fail_next: int | None, hang: bool | None = None) -> dict:
-        """Tests only ([testing] fault_injection): break, wedge or mend a simulated Edge TPU."""
-        for acc in self.pool.accelerators:
-            if acc.name == device and isinstance(acc, SimulatedAccelerator):
-                plan = acc.inject(gone, fail_next, hang)
-                return {"device": device, "gone": plan.gone, "fail_next": plan.fail_next, "hang": plan.hang}
-        raise BadInput(f"no simulated Edge TPU named {device!r}")
+        return self.predict(self.config.microphone.model, Sound(pcm, rate), given, api="microphone", classify=True)
 
     def stuck(self) -> list[str]:
         """Every hung worker of every model (the systemd watchdog stops being fed when any is)."""
@@ -166,7 +129,7 @@ class Hub:
         return {
             "version": self.version,
             "runtime": {"name": self.runtime.name, "version": self.runtime.version},
-            "edgetpu": self.pool.to_json(),
+            "accelerators": self.pool.to_json(),
             "ready": self.registry.ready,
             "microphone": self.microphone.status.to_json(),
             "uptime_s": round(time.time() - self.started_at, 1),

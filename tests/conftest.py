@@ -154,6 +154,7 @@ BASE_CONFIG = {
     "models": {"scan_interval_s": 0.2, "settle_s": 0.3},
     "engine": {"cpu_workers": 2},
     "edgetpu": {"probe_interval_s": 0.3},
+    "testing": {"probe_interval_s": 0.3},
 }
 
 

@@ -182,7 +182,7 @@ class PiDeployment:
     def hang_engine(self, timeout_s: float = 120) -> float:
         """Wedge the simulated TPU mid-request; seconds from the hang until a new hub is ready."""
         models = self.session.get(self.url + "/api/models", timeout=10).json()
-        on_tpu = next((m["name"] for m in models if m["backend"] == "edgetpu"), None)
+        on_tpu = next((m["name"] for m in models if m["backend"] == "simulated"), None)
         if on_tpu is None:
             raise VMError(f"no model is on the simulated Edge TPU: {models}")
         reply = self.session.post(self.url + "/api/testing/faults", json={"device": "sim:0", "hang": True},

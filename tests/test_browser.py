@@ -192,18 +192,26 @@ def test_speaking_an_answer_and_asking_what_a_picture_is(tmp_path, start_hub, co
         page.fill("#nickname", "Ada")
         page.click("#join-button")
         page.locator("#play").wait_for()
-        page.click("#tab-say")
+        # no picture model reads digits here, so times tables offers speaking and typing only
+        assert page.locator("#tab-handwriting").is_hidden() and page.locator("#tab-typed").is_visible()
+        page.click("#tab-speech")
         page.click("#say-button")
         page.wait_for_function("document.getElementById('said').textContent.length > 0")
         assert page.inner_text("#said") == "4", page.inner_text("#mic-error")
-        page.click("#tab-photo")
-        page.select_option("#photo-model", "mobilenet")
+        # the teacher switches the class to "What is this?": the tablet follows, no reload
+        reply = session.post(hub.url + "/api/classes/current/activity", json={"activity": "what-is-this"}, timeout=10)
+        assert reply.status_code == 200, reply.text
+        page.locator("#what-is-this").wait_for()
+        assert page.inner_text("#activity-title") == "What is this?" and page.locator("#times-tables").is_hidden()
+        assert page.eval_on_selector_all("#photo-model option", "os => os.map(o => o.value)") == ["mobilenet"]
         page.set_input_files("#photo-file", str(coral / "cat.bmp"))
         page.wait_for_function("document.querySelectorAll('#photo-result li').length === 3")
         top = page.inner_text("#photo-result li:first-child")
         assert "cat" in top, top
         shot(page, "tablet-what-is-this")
         browser.close()
+    rows = session.get(hub.url + "/api/classes/current/export.csv", timeout=10).text.splitlines()
+    assert rows[-1].split(",")[1:3] == ["what-is-this", "a photo"] and "cat" in rows[-1]  # the name, never the photo
 
 
 def test_the_pages_work_under_their_own_content_security_policy(hub, browser):

@@ -6,7 +6,10 @@ import threading
 
 import pytest
 
-from hub.runtime.edgetpu import TpuUnavailable, build_pool, load_edgetpu_delegate
+from hub.accelerators import AcceleratorUnavailable, build_pool
+from hub.accelerators.edgetpu import load_edgetpu_delegate
+from hub.config import load_config
+from hub.manifest import read_spec
 from hub.runtime.litert import select_runtime
 from tests.conftest import coral_model, wait_for
 from tests.drawing import png, render
@@ -14,22 +17,27 @@ from tests.drawing import png, render
 PNG = {"Content-Type": "image/png"}
 
 
-def test_real_load_delegate_fails_with_the_reason():
+def test_real_load_delegate_fails_with_the_reason(tmp_path):
     runtime = select_runtime()
-    with pytest.raises(TpuUnavailable, match="libedgetpu.so.1"):
+    with pytest.raises(AcceleratorUnavailable, match="libedgetpu.so.1"):
         load_edgetpu_delegate(runtime, "libedgetpu.so.1", {"device": "usb:0"})
-    pool = build_pool(runtime, True, ["usb:0"], "libedgetpu.so.1", simulated=0)
+    pool = build_pool(load_config(environ={}, overrides={"edgetpu": {"devices": ["usb:0"]}}), runtime)
     (acc,) = pool.accelerators
-    assert acc.state == "unavailable" and "libedgetpu.so.1" in acc.reason
-    assert pool.claim("digits") is None  # an unavailable TPU is never handed out
+    assert acc.kind == "edgetpu" and acc.state == "unavailable" and "libedgetpu.so.1" in acc.reason
+    compiled = coral_model(tmp_path, "mobilenet", ["mobilenet_v1_0.25_128_quant.tflite",
+                                                   "mobilenet_v1_0.25_128_quant_edgetpu.tflite"])
+    spec = read_spec(compiled)
+    assert acc.accepts(spec) and pool.could_serve(spec)
+    assert pool.claim(spec) is None  # an unavailable TPU is never handed out
+    assert "libedgetpu.so.1" in pool.why_not(spec)
     pool.close()
 
 
 def test_no_tpu_found_says_so():
-    pool = build_pool(select_runtime(), True, "auto", "libedgetpu.so.1", simulated=0)
+    pool = build_pool(load_config(environ={}), select_runtime())
     if pool.accelerators:
         pytest.skip("this machine has an Edge TPU")
-    assert "no Edge TPU found" in pool.runtime_error
+    assert any("no Edge TPU found" in note for note in pool.notes)
 
 
 def test_configured_tpu_missing_serves_edgetpu_model_on_cpu(models_dir, start_hub, coral):
@@ -38,14 +46,15 @@ def test_configured_tpu_missing_serves_edgetpu_model_on_cpu(models_dir, start_hu
     hub = start_hub(models_dir, edgetpu={"devices": ["usb:0"]})
     model = hub.model("mobilenet")
     assert model["status"] == "ready" and model["backend"] == "cpu"
-    assert "libedgetpu" in model["edgetpu_reason"]
+    assert "libedgetpu" in model["accelerator_reason"]
     assert set(model["variants"]) == {"cpu", "edgetpu"}
     reply = hub.post("/api/models/mobilenet/classify", data=(coral / "cat.bmp").read_bytes(),
                      headers={"Content-Type": "image/bmp"})
     assert reply.status_code == 200 and "cat" in reply.json()["predictions"][0]["label"]
     status = hub.get("/api/status").json()
-    assert status["edgetpu"]["devices"][0]["state"] == "unavailable"
-    assert 'classroom_hub_edgetpu_up{device="usb:0",state="unavailable",simulated="false"} 0' in hub.get("/metrics").text
+    assert status["accelerators"]["devices"][0]["state"] == "unavailable"
+    assert ('classroom_hub_accelerator_up{device="usb:0",kind="edgetpu",state="unavailable",simulated="false"} 0'
+            in hub.get("/metrics").text)
 
 
 def test_edgetpu_file_alone_is_unavailable_while_others_serve(models_dir, start_hub, coral):
@@ -83,27 +92,27 @@ def classify(hub, digit=3):
 def test_simulated_tpu_fault_mid_run_falls_back_and_returns(tpu_hub):
     hub = tpu_hub
     model = hub.model("digits")
-    assert (model["backend"], model["device"]) == ("edgetpu", "sim:0")
-    assert classify(hub).json()["backend"] == "edgetpu"
+    assert (model["backend"], model["device"]) == ("simulated", "sim:0")
+    assert classify(hub).json()["backend"] == "simulated"
 
     hub.post("/api/testing/faults", json={"device": "sim:0", "gone": True})
     reply = classify(hub)  # in flight when the TPU fails: retried on the CPU
     assert reply.status_code == 200 and reply.json()["backend"] == "cpu"
     assert reply.json()["predictions"][0]["label"] == "3"
     model = hub.model("digits")
-    assert model["backend"] == "cpu" and model["fallbacks"] == 1 and "injected" in model["edgetpu_reason"]
+    assert model["backend"] == "cpu" and model["fallbacks"] == 1 and "injected" in model["accelerator_reason"]
     metrics = hub.get("/metrics").text
     assert 'classroom_hub_fallbacks_total{model="digits"} 1' in metrics
-    assert 'classroom_hub_edgetpu_up{device="sim:0",state="failed",simulated="true"} 0' in metrics
+    assert 'classroom_hub_accelerator_up{device="sim:0",kind="simulated",state="failed",simulated="true"} 0' in metrics
     for _ in range(5):  # while the TPU is gone, everything keeps working on the CPU
         assert classify(hub).json()["backend"] == "cpu"
 
     hub.post("/api/testing/faults", json={"device": "sim:0", "gone": False})
-    wait_for(lambda: hub.model("digits")["backend"] == "edgetpu")
+    wait_for(lambda: hub.model("digits")["backend"] == "simulated")
     assert hub.model("digits")["recoveries"] == 1
-    assert classify(hub).json()["backend"] == "edgetpu"
+    assert classify(hub).json()["backend"] == "simulated"
     assert 'classroom_hub_recoveries_total{model="digits"} 1' in hub.get("/metrics").text
-    assert "moving to the CPU" in hub.log() and "back on Edge TPU sim:0" in hub.log()
+    assert "moving to the CPU" in hub.log() and "back on simulated sim:0" in hub.log()
 
 
 def test_no_request_fails_when_the_tpu_breaks_under_load(tpu_hub):

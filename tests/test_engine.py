@@ -60,13 +60,13 @@ def test_timeout_cancels_a_request_still_queued(models_dir):
             hub.registry.infer("mobilenet", [cat_tensor()], timeout_s=0.001)
         for f in backlog:
             f.result(timeout=30)
-        assert engine.queue.qsize() == 0  # the cancelled one was skipped, not run
+        assert engine.executor.queue.qsize() == 0  # the cancelled one was skipped, not run
 
 
 def test_one_interpreter_per_worker(models_dir):
     with running_hub(models_dir, with_mobilenet=False, cpu_workers=3) as hub:
         engine = hub.registry.get("digits").engine
-        workers = engine._workers
+        workers = engine.executor.workers()
         assert len(workers) == 3 and len({id(w.interpreter) for w in workers}) == 3
         x = np.zeros((1, 8, 8, 1), np.int8)
         outs = []

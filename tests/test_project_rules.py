@@ -8,13 +8,13 @@ import io
 import re
 
 from hub.app import InMemoryRequest
-from hub.config import _SECTION_TYPES
+from hub.config import section_types
 from tests.conftest import ROOT
 
 
 def test_every_config_key_is_documented():
     doc = (ROOT / "docs" / "CONFIG.md").read_text()
-    for section, cls in _SECTION_TYPES.items():
+    for section, cls in section_types().items():
         block = doc.split(f"## [{section}]")[1].split("\n## ")[0]
         for field in dataclasses.fields(cls):
             assert f"`{field.name}`" in block, f"[{section}] {field.name} missing from docs/CONFIG.md"

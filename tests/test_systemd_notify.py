@@ -67,7 +67,7 @@ def test_ready_then_watchdog_fed_then_starved_by_a_hung_engine(systemd_hub):
     assert ready == ["READY=1\nSTATUS=1 of 1 model(s) serving"]  # once, and only when the models are loaded
     time.sleep(1.6)
     assert len(notify.since(0, "WATCHDOG=1")) >= 2  # fed every 0.5 s (half of WatchdogSec)
-    assert hub.model("digits")["backend"] == "edgetpu"  # on the simulated TPU, which we now wedge
+    assert hub.model("digits")["backend"] == "simulated"  # on the simulated TPU, which we now wedge
 
     assert hub.post("/api/testing/faults", json={"device": "sim:0", "hang": True}).json()["hang"]
     stuck = threading.Thread(target=lambda: requests.post(hub.url + "/api/models/digits/classify",

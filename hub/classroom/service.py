@@ -1,74 +1,101 @@
-"""The classroom as one object the web layers share: the teacher's auth, the class, live events.
+"""The classroom as one object the web layers share: the teacher's auth, the class, its activity.
 
 REST (teacher controls) and Socket.IO (tablets, dashboard) both go through here, and every
-change to the class is announced once, through `announce`, to whoever listens (the dashboard).
+change to the class is published once on the hub's event bus (hub/events.py).
 """
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
+from .. import activities
+from ..activities import Activity, ActivityContext
 from ..config import Config
+from ..events import EventBus
 from .auth import TeacherAuth
 from .state import Answer, ClassRegistry, Classroom, Student
 
 log = logging.getLogger(__name__)
-Listener = Callable[[str, dict], None]
 
 
 class ClassroomService:
-    def __init__(self, config: Config, announce_pin=print):
+    def __init__(self, config: Config, bus: EventBus, context: ActivityContext, announce_pin=print):
         self.config = config
+        self.bus = bus
+        self.context = context
         self.auth = TeacherAuth(config.teacher, Path(config.classroom.data_dir), announce_pin)
         self.classes = ClassRegistry(config.classroom.max_students)
-        self._listeners: list[Listener] = []
 
-    def listen(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+    # --- activities ------------------------------------------------------------------------------
 
-    def announce(self, kind: str, data: dict) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(kind, data)
-            except Exception:  # noqa: BLE001 - a broken listener must not stop the class
-                log.exception("live event listener failed on %s", kind)
+    def activities(self) -> list[dict]:
+        """Every activity, with why it cannot run now (for the teacher's menu)."""
+        current = self.classes.current
+        return [{"name": a.name, "title": a.title, "summary": a.summary, "unavailable": a.available(self.context)
+                 or None, "current": bool(current and current.activity is a)}
+                for a in activities.ACTIVITIES.values()]
+
+    def describe(self, activity: Activity) -> dict:
+        return activity.describe(self.context)
 
     # --- what the teacher does -------------------------------------------------------------------
 
-    def start_class(self) -> Classroom:
-        room = self.classes.start()
-        log.info("class started")  # no code, no names: logs hold nothing about pupils
-        self.announce("class_state", {"state": "running", **room.snapshot()})
+    def start_class(self, activity_name: object = None) -> Classroom:
+        activity = activities.get(activity_name if activity_name is not None else activities.DEFAULT)
+        room = self.classes.start(activity)
+        log.info("class started (%s)", activity.name)  # no code, no names: logs hold nothing about pupils
+        self.bus.publish("class_state", {"state": "running", **room.snapshot()})
+        return room
+
+    def set_activity(self, activity_name: object) -> Classroom:
+        room = self.classes.require()
+        activity = activities.get(activity_name)
+        room.set_activity(activity)
+        self.bus.publish("activity", {**room.snapshot(), "described": self.describe(activity)})
         return room
 
     def set_paused(self, paused: bool) -> Classroom:
         room = self.classes.require()
         room.paused = paused
-        self.announce("class_state", {"state": "paused" if paused else "running", **room.figures()})
+        self.bus.publish("class_state", {"state": "paused" if paused else "running", **room.figures()})
         return room
 
     def kick(self, student_id: str) -> Student:
         room = self.classes.require()
         student = room.kick(student_id)
-        self.announce("student_kicked", {"student_id": student.id, "sid": student.sid})
+        self.bus.publish("student_kicked", {"student_id": student.id, "sid": student.sid})
         return student
 
     def end_class(self) -> Classroom:
         room = self.classes.end()
         log.info("class ended after %d answers", sum(len(s.answers) for s in room.students.values()))
-        self.announce("class_ended", {"code": room.code, "sids": [s.sid for s in room.students.values() if s.sid]})
+        self.bus.publish("class_ended", {"code": room.code, "sids": [s.sid for s in room.students.values() if s.sid]})
         return room
 
     # --- what tablets do -------------------------------------------------------------------------
 
-    def joined(self, student: Student) -> None:
-        self.announce("student_joined", student.figures())
+    def join(self, code: object, nickname: object, sid: str) -> tuple[Classroom, Student]:
+        room = self.classes.by_code(code)
+        student = room.join(nickname, sid)
+        self.bus.publish("student_joined", room.student_figures(student))
+        return room, student
 
-    def left(self, student: Student) -> None:
+    def answer(self, room: Classroom, student: Student, data: Any, media=None) -> tuple[Answer, dict]:
+        """The activity judges the answer; the dashboard hears it. Returns the tablet's reply."""
+        answer, checked = room.record(student, data, media, self.context)
+        self.bus.publish("answer", {**answer.to_json(student.nickname), "student": room.student_figures(student)})
+        reply = {"ok": True, "correct": answer.correct, "expected": answer.expected, "given": answer.given,
+                 **room.activity.pupil_figures(student.state(room.activity)),
+                 "question": room.question_for(student)}
+        if checked.reply:
+            reply["result"] = checked.reply
+        return answer, reply
+
+    def left(self, room: Classroom, student: Student) -> None:
         student.connected = False
         student.sid = None
-        self.announce("student_left", student.figures())
+        self.bus.publish("student_left", room.student_figures(student))
 
-    def answered(self, student: Student, answer: Answer) -> None:
-        self.announce("answer", {**answer.to_json(student.nickname), "student": student.figures()})
+    def heard(self, model: str, label: str) -> None:
+        self.bus.publish("heard", {"model": model, "label": label})

@@ -1,7 +1,8 @@
-"""One class at a time: its join code, the tablets in it, their answers, and what to ask next.
+"""One class at a time: its join code, its activity, the tablets in it and their answers.
 
-Kept in memory only. Nothing here holds a picture or a recording: an answer is a question, what
-the tablet answered, whether it was right and how long it took. Ending the class drops it all.
+Kept in memory only. Nothing here holds a picture or a recording: an answer is what was asked,
+what the pupil answered (what the hub read), whether it was right and how long it took. What a
+question is and how it is judged belongs to the class's activity (hub/activities/).
 """
 from __future__ import annotations
 
@@ -11,30 +12,35 @@ import re
 import secrets
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import Any
 
+from .. import activities
+from ..activities import Activity, ActivityContext, Checked
 from ..errors import BadInput, ClassStateError
 
 CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY3479"  # no 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B: easy to read across a room
 CODE_LENGTH = 5
 NICKNAME = re.compile(r"^[\w][\w .'-]{0,19}$", re.UNICODE)
-# Difficulty levels: the multiplication tables asked at each one.
-LEVELS = {1: (1, 5, 1, 5), 2: (1, 10, 1, 5), 3: (2, 10, 2, 10), 4: (2, 12, 2, 12), 5: (6, 12, 6, 12)}
+CSV_COLUMNS = ["nickname", "activity", "question", "expected", "given", "correct", "response_ms", "mode", "time"]
 
 
 @dataclass
 class Answer:
     student_id: str
-    a: int
-    b: int
+    activity: str
+    prompt: str
     given: str
-    correct: bool
+    expected: str | None
+    correct: bool | None  # None: nothing to get right
     response_ms: int
-    mode: str  # "handwriting" | "speech" | "typed"
+    mode: str  # "handwriting" | "speech" | "typed" | "photo"
     at: float
 
     def to_json(self, nickname: str) -> dict:
-        return {**asdict(self), "nickname": nickname, "expected": self.a * self.b}
+        return {"student_id": self.student_id, "nickname": nickname, "activity": self.activity,
+                "question": self.prompt, "given": self.given, "expected": self.expected, "correct": self.correct,
+                "response_ms": self.response_ms, "mode": self.mode, "at": self.at}
 
 
 @dataclass
@@ -44,36 +50,31 @@ class Student:
     joined_at: float
     sid: str | None = None
     connected: bool = True
-    level: int = 1
     answers: list[Answer] = field(default_factory=list)
+    states: dict[str, dict] = field(default_factory=dict)  # activity name -> the pupil's state in it
 
-    def figures(self) -> dict:
-        total = len(self.answers)
-        right = sum(a.correct for a in self.answers)
+    def state(self, activity: Activity) -> dict:
+        return self.states.setdefault(activity.name, activity.new_state())
+
+    def figures(self, activity: Activity) -> dict:
+        judged = [a for a in self.answers if a.correct is not None]
+        right = sum(bool(a.correct) for a in judged)
         times = sorted(a.response_ms for a in self.answers)
-        return {"id": self.id, "nickname": self.nickname, "connected": self.connected, "level": self.level,
-                "answers": total, "correct": right, "accuracy": round(right / total, 3) if total else None,
-                "median_response_ms": times[len(times) // 2] if times else None}
-
-
-@dataclass
-class Question:
-    a: int
-    b: int
-    level: int
-
-    def to_json(self) -> dict:
-        return {"a": self.a, "b": self.b, "level": self.level, "text": f"{self.a} × {self.b}"}
+        return {"id": self.id, "nickname": self.nickname, "connected": self.connected,
+                "answers": len(self.answers), "correct": right,
+                "accuracy": round(right / len(judged), 3) if judged else None,
+                "median_response_ms": times[len(times) // 2] if times else None,
+                **activity.pupil_figures(self.state(activity))}
 
 
 class Classroom:
-    def __init__(self, max_students: int):
+    def __init__(self, max_students: int, activity: Activity | None = None):
         self.max_students = max_students
         self.code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         self.started_at = time.time()
         self.paused = False
+        self.activity = activity or activities.get(activities.DEFAULT)
         self.students: dict[str, Student] = {}
-        self._streak_start: dict[str, int] = {}
         self.lock = threading.RLock()
 
     def join(self, nickname: object, sid: str) -> Student:
@@ -98,41 +99,29 @@ class Classroom:
         with self.lock:
             return next((s for s in self.students.values() if s.sid == sid), None)
 
-    def question_for(self, student: Student) -> Question:
-        lo_a, hi_a, lo_b, hi_b = LEVELS[student.level]
-        return Question(secrets.choice(range(lo_a, hi_a + 1)), secrets.choice(range(lo_b, hi_b + 1)), student.level)
+    def set_activity(self, activity: Activity) -> None:
+        with self.lock:
+            self.activity = activity
 
-    def record(self, student: Student, data: object) -> tuple[Answer, Question]:
+    def question_for(self, student: Student) -> dict | None:
+        with self.lock:
+            return self.activity.question(student.state(self.activity))
+
+    def record(self, student: Student, data: Any, media=None,
+               ctx: ActivityContext | None = None) -> tuple[Answer, Checked]:
+        """Have the activity judge the answer, and keep what it judged."""
         if self.paused:
             raise ClassStateError("the teacher has paused the class", "paused")
-        if not isinstance(data, dict):
-            raise BadInput("send {a, b, given, response_ms}")
-        try:
-            a, b = int(data["a"]), int(data["b"])
-            response_ms = int(data.get("response_ms", 0))
-        except (KeyError, TypeError, ValueError):
-            raise BadInput("an answer needs whole numbers a, b and response_ms") from None
-        given = str(data.get("given", "")).strip()[:8]
-        mode = str(data.get("mode", "typed"))
-        if not (0 <= a <= 20 and 0 <= b <= 20 and 0 <= response_ms <= 3_600_000):
-            raise BadInput("a and b must be from 0 to 20, response_ms from 0 to 3600000")
-        if mode not in ("handwriting", "speech", "typed"):
-            raise BadInput("mode must be handwriting, speech or typed")
-        answer = Answer(student.id, a, b, given, given == str(a * b), response_ms, mode, time.time())
+        activity = self.activity
+        response_ms = data.get("response_ms", 0) if isinstance(data, dict) else 0
+        if isinstance(response_ms, bool) or not isinstance(response_ms, int) or not 0 <= response_ms <= 3_600_000:
+            raise BadInput("response_ms must be a whole number of milliseconds, up to 3600000")
         with self.lock:
+            checked: Checked = activity.check(student.state(activity), data, media, ctx)
+            answer = Answer(student.id, activity.name, checked.prompt, checked.given, checked.expected,
+                            checked.correct, response_ms, checked.mode, time.time())
             student.answers.append(answer)
-            # up a level after 3 right in a row within 8 s; down after 2 wrong in the last 3
-            before = student.level
-            streak = student.answers[self._streak_start.get(student.id, 0):]
-            recent = streak[-3:]
-            if len(recent) == 3 and all(x.correct and x.response_ms <= 8000 for x in recent) and student.level < 5:
-                student.level += 1
-            elif sum(not x.correct for x in student.answers[-3:]) >= 2 and student.level > 1 and \
-                    not student.answers[-1].correct:
-                student.level -= 1
-            if student.level != before:
-                self._streak_start[student.id] = len(student.answers)
-        return answer, self.question_for(student)
+        return answer, checked
 
     def kick(self, student_id: str) -> Student:
         with self.lock:
@@ -146,24 +135,31 @@ class Classroom:
         with self.lock:
             answers = [a for s in self.students.values() for a in s.answers]
             connected = sum(s.connected for s in self.students.values())
-        right = sum(a.correct for a in answers)
+        judged = [a for a in answers if a.correct is not None]
+        right = sum(bool(a.correct) for a in judged)
         return {"code": self.code, "paused": self.paused, "tablets": connected, "answers": len(answers),
-                "accuracy": round(right / len(answers), 3) if answers else None}
+                "accuracy": round(right / len(judged), 3) if judged else None,
+                "activity": {"name": self.activity.name, "title": self.activity.title}}
 
     def snapshot(self) -> dict:
         with self.lock:
             return {**self.figures(), "started_at": self.started_at,
-                    "students": [s.figures() for s in self.students.values()]}
+                    "students": [s.figures(self.activity) for s in self.students.values()]}
+
+    def student_figures(self, student: Student) -> dict:
+        with self.lock:
+            return student.figures(self.activity)
 
     def csv(self) -> str:
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["nickname", "question", "expected", "given", "correct", "response_ms", "mode", "time"])
+        writer.writerow(CSV_COLUMNS)
         with self.lock:
             rows = sorted(((s.nickname, a) for s in self.students.values() for a in s.answers), key=lambda r: r[1].at)
         for nickname, a in rows:
-            writer.writerow([nickname, f"{a.a} x {a.b}", a.a * a.b, a.given, "yes" if a.correct else "no",
-                             a.response_ms, a.mode, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.at))])
+            correct = "" if a.correct is None else ("yes" if a.correct else "no")
+            writer.writerow([nickname, a.activity, a.prompt, a.expected or "", a.given, correct, a.response_ms, a.mode,
+                             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.at))])
         return out.getvalue()
 
 
@@ -175,11 +171,11 @@ class ClassRegistry:
         self.current: Classroom | None = None
         self._lock = threading.Lock()
 
-    def start(self) -> Classroom:
+    def start(self, activity: Activity | None = None) -> Classroom:
         with self._lock:
             if self.current is not None:
                 raise ClassStateError(f"class {self.current.code} is still running; end it first", "class_running")
-            self.current = Classroom(self.max_students)
+            self.current = Classroom(self.max_students, activity)
             return self.current
 
     def require(self) -> Classroom:

@@ -1,10 +1,11 @@
-"""/api: the classroom REST API (model list, classify) and the test-only fault switch."""
+"""/api: the classroom REST API: the models, the hub's status, classify and predict."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
 from ..errors import BadInput, UnsupportedMediaType
-from ..service import Hub, Sound
+from ..service import Hub
+from ..tasks import Media, Picture, Sound
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -35,17 +36,17 @@ def _rate(raw: str | None) -> int:
             from None
 
 
-def media_from_request() -> bytes | Sound:
+def media_from_request() -> Media:
     """A picture (image/* body or multipart 'image') or a recording (WAV, or 16-bit PCM with its rate)."""
     content_type = (request.mimetype or "").lower()
     if content_type == "multipart/form-data":
         if "image" in request.files:
-            return request.files["image"].read()
+            return Picture(request.files["image"].read())
         if "audio" in request.files:
             return Sound(request.files["audio"].read())
         raise BadInput("send the picture as the multipart field 'image', or a WAV as the field 'audio'")
     if content_type.startswith("image/"):
-        return request.get_data(cache=False)
+        return Picture(request.get_data(cache=False))
     if content_type in WAV_TYPES:
         return Sound(request.get_data(cache=False))
     if content_type in PCM_TYPES:
@@ -58,28 +59,21 @@ def media_from_request() -> bytes | Sound:
     )
 
 
+def options_from_request() -> dict:
+    return dict(request.args.items())
+
+
 @bp.post("/models/<name>/classify")
 def classify(name: str):
+    """A classifier's ranked classes for a picture or a recording."""
     the_hub = hub()
-    the_hub.registry.get(name)  # 404 before reading a body for a model that does not exist
-    k = the_hub.parse_top_k(request.args.get("top_k"))
-    return jsonify(the_hub.classify(name, media_from_request(), k).to_json())
+    the_hub.task_of(name)  # 404 or 503 before reading a body for a model that cannot answer
+    return jsonify(the_hub.predict(name, media_from_request(), options_from_request(), classify=True).to_json())
 
 
-@bp.post("/testing/faults")
-def inject_fault():
-    """Break or mend a simulated Edge TPU; exists only with [testing] fault_injection = true."""
+@bp.post("/models/<name>/predict")
+def predict(name: str):
+    """Any model with a task that takes media: the task's result (same bodies as classify)."""
     the_hub = hub()
-    if not the_hub.config.testing.fault_injection:
-        return jsonify({"error": "fault injection is off", "code": "not_found"}), 404
-    body = request.get_json(silent=True) or {}
-    gone = body.get("gone")
-    fail_next = body.get("fail_next")
-    if gone is not None and not isinstance(gone, bool):
-        raise BadInput("gone must be true or false")
-    if fail_next is not None and (not isinstance(fail_next, int) or fail_next < 0):
-        raise BadInput("fail_next must be a whole number")
-    hang = body.get("hang")
-    if hang is not None and not isinstance(hang, bool):
-        raise BadInput("hang must be true or false")
-    return jsonify(the_hub.inject_fault(str(body.get("device", "sim:0")), gone, fail_next, hang))
+    the_hub.task_of(name)
+    return jsonify(the_hub.predict(name, media_from_request(), options_from_request()).to_json())

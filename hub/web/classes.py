@@ -60,11 +60,29 @@ def session():
     return jsonify({"teacher": classroom().auth.check(teacher_token())})
 
 
+@bp.get("/activities")
+def list_activities():
+    """What the teacher can choose for the class, and why one cannot run now."""
+    return jsonify(classroom().activities())
+
+
 @bp.post("/classes")
 @teacher_only
 def start_class():
-    room = classroom().start_class()
+    """Start a class; {"activity": "what-is-this"} chooses its activity (times tables by default)."""
+    body = request.get_json(silent=True)
+    activity = body.get("activity") if isinstance(body, dict) else None
+    room = classroom().start_class(activity)
     return jsonify({"code": room.code, **room.snapshot()}), 201
+
+
+@bp.post("/classes/current/activity")
+@teacher_only
+def set_activity():
+    """Switch the running class to another activity; every tablet follows."""
+    body = request.get_json(silent=True)
+    room = classroom().set_activity(body.get("activity") if isinstance(body, dict) else None)
+    return jsonify(room.snapshot())
 
 
 @bp.get("/classes/current")
@@ -115,13 +133,14 @@ def export():
 @teacher_only
 def listen():
     """The kiosk station's microphone: record, classify, and show the dashboard what was heard."""
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
     seconds = body.get("seconds", 1.5)
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise BadInput("seconds must be a number")
     the_hub = current_app.extensions["classroom_hub"]
-    result = the_hub.listen(float(seconds), the_hub.parse_top_k(body.get("top_k")))
-    classroom().announce("heard", {"model": result.model, "label": result.predictions[0].label})
+    result = the_hub.listen(float(seconds), {"top_k": body.get("top_k")})
+    classroom().heard(result.model, result.result.predictions[0].label)
     return jsonify(result.to_json())
 
 

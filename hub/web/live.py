@@ -1,27 +1,33 @@
-"""Socket.IO: /class for tablets, /teacher for the dashboard. Async mode pinned to "threading".
+"""Socket.IO: `/class` for tablets, `/teacher` for the dashboard, as class-based namespaces.
 
-"threading" runs on gunicorn's gthread worker with simple-websocket, which Flask-SocketIO
-documents for this mode; it keeps real threads for the engine. Every handler answers through
-the acknowledgement: a result, or {"error", "code"}; a bad payload never drops the connection.
-The default CORS policy (the hub's own origin only) is kept on purpose.
+Async mode is pinned to "threading": it runs on gunicorn's gthread worker with simple-websocket,
+which Flask-SocketIO documents for this mode, and keeps real threads for the engine. Every
+handler answers through the acknowledgement: a result, or {"error", "code"}; a bad payload never
+drops the connection. The default CORS policy (the hub's own origin only) is kept on purpose.
+
+`Live` listens on the hub's one event bus and fans each event out; it starts no thread of its
+own until the server calls `start_broadcasts` (in-process tests never do).
 """
 from __future__ import annotations
 
 import logging
+import threading
 from functools import wraps
 
 from flask import request
-from flask_socketio import SocketIO, disconnect, join_room
+from flask_socketio import Namespace, SocketIO, join_room
 
 from ..classroom.service import ClassroomService
 from ..errors import BadInput, HubError
-from ..service import Hub, Sound
+from ..service import Hub
+from ..tasks import Media, Picture, Sound
 
 log = logging.getLogger(__name__)
 ASYNC_MODE = "threading"
 CLASS_ROOM = "tablets"
 TEACHERS = "teachers"
 STATS_INTERVAL_S = 2.0
+MODEL_EVENTS = {"fallback", "recovered", "models_changed"}
 
 
 def replies(handler):
@@ -40,139 +46,169 @@ def replies(handler):
     return wrapped
 
 
-def create_socketio(app, hub: Hub, classroom: ClassroomService) -> SocketIO:
-    socketio = SocketIO(app, async_mode=ASYNC_MODE, max_http_buffer_size=hub.config.limits.max_body_bytes,
-                        ping_interval=10, ping_timeout=20, logger=False, engineio_logger=False)
+def media_from(data: dict) -> Media | None:
+    """A picture ('image') or a recording ('audio', with 'sample_rate' for raw PCM), as binary."""
+    if isinstance(data.get("image"), (bytes, bytearray)):
+        return Picture(bytes(data["image"]))
+    if isinstance(data.get("audio"), (bytes, bytearray)):
+        rate = data.get("sample_rate")
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int)):
+            raise BadInput("sample_rate must be a whole number of Hz")
+        return Sound(bytes(data["audio"]), rate)
+    return None
 
-    def teacher_event(kind: str, data: dict) -> None:
-        socketio.emit(kind, data, namespace="/teacher", to=TEACHERS)
 
-    def on_class_event(kind: str, data: dict) -> None:
-        if kind == "class_ended":
-            socketio.emit("class_ended", {"message": "the class has ended; thank you!"}, namespace="/class",
-                          to=CLASS_ROOM)
-            for sid in data.get("sids", []):
-                _disconnect_later(socketio, sid, "/class")
-        elif kind == "student_kicked" and data.get("sid"):
-            socketio.emit("kicked", {"message": "the teacher has taken you out of the class"}, namespace="/class",
-                          to=data["sid"])
-            _disconnect_later(socketio, data["sid"], "/class")
-        elif kind == "class_state":
-            socketio.emit("class_state", {"state": data.get("state"), "paused": data.get("paused")},
-                          namespace="/class", to=CLASS_ROOM)
-        teacher_event(kind, {k: v for k, v in data.items() if k != "sids"})
+class ClassNamespace(Namespace):
+    """Tablets: join, next, answer, classify, predict."""
 
-    classroom.listen(on_class_event)
+    def __init__(self, hub: Hub, classroom: ClassroomService) -> None:
+        super().__init__("/class")
+        self.hub, self.classroom = hub, classroom
 
-    # --- /class: tablets -------------------------------------------------------------------------
-
-    def current_student():
-        room = classroom.classes.current
+    def _current(self):
+        room = self.classroom.classes.current
         student = room.by_sid(request.sid) if room else None
         if student is None:
             raise BadInput("join a class first (event 'join' with {code, nickname})")
         return room, student
 
-    @socketio.on("join", namespace="/class")
     @replies
-    def on_join(data=None):
+    def on_join(self, data=None):
         data = data if isinstance(data, dict) else {}
-        room = classroom.classes.by_code(data.get("code"))
-        student = room.join(data.get("nickname"), request.sid)
+        room, student = self.classroom.join(data.get("code"), data.get("nickname"), request.sid)
         join_room(CLASS_ROOM)
-        classroom.joined(student)
         return {"ok": True, "student_id": student.id, "nickname": student.nickname, "paused": room.paused,
-                "question": room.question_for(student).to_json()}
+                "activity": self.classroom.describe(room.activity), "question": room.question_for(student)}
 
-    @socketio.on("next", namespace="/class")
     @replies
-    def on_next(data=None):
-        room, student = current_student()
-        return {"question": room.question_for(student).to_json()}
+    def on_next(self, data=None):
+        room, student = self._current()
+        return {"question": room.question_for(student)}
 
-    @socketio.on("answer", namespace="/class")
     @replies
-    def on_answer(data=None):
-        room, student = current_student()
-        answer, question = room.record(student, data)
-        classroom.answered(student, answer)
-        return {"ok": True, "correct": answer.correct, "expected": answer.a * answer.b,
-                "level": student.level, "question": question.to_json()}
+    def on_answer(self, data=None):
+        room, student = self._current()
+        data = data if isinstance(data, dict) else {}
+        _, reply = self.classroom.answer(room, student, data, media_from(data))
+        return reply
 
-    @socketio.on("classify", namespace="/class")
-    @replies
-    def on_classify(data=None):
+    def _predict(self, data, classify: bool):
         if not isinstance(data, dict) or not isinstance(data.get("model"), str):
             raise BadInput("send {model, image: bytes} or {model, audio: bytes[, sample_rate]}")
-        k = hub.parse_top_k(data.get("top_k"))
-        if isinstance(data.get("image"), (bytes, bytearray)):
-            media = bytes(data["image"])
-        elif isinstance(data.get("audio"), (bytes, bytearray)):
-            rate = data.get("sample_rate")
-            if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int)):
-                raise BadInput("sample_rate must be a whole number of Hz")
-            media = Sound(bytes(data["audio"]), rate)
-        else:
+        media = media_from(data)
+        if media is None:
             raise BadInput("send the picture as 'image' or the recording as 'audio', as binary")
-        return hub.classify(data["model"], media, k, api="socketio").to_json()
+        return self.hub.predict(data["model"], media, data, api="socketio", classify=classify).to_json()
 
-    @socketio.on("disconnect", namespace="/class")
-    def on_class_disconnect(*_):
-        room = classroom.classes.current
+    @replies
+    def on_classify(self, data=None):
+        return self._predict(data, classify=True)
+
+    @replies
+    def on_predict(self, data=None):
+        return self._predict(data, classify=False)
+
+    def on_disconnect(self, *_):
+        room = self.classroom.classes.current
         student = room.by_sid(request.sid) if room else None
         if student is not None:
-            classroom.left(student)
+            self.classroom.left(room, student)
 
-    # --- /teacher: the dashboard -----------------------------------------------------------------
 
-    @socketio.on("connect", namespace="/teacher")
-    def on_teacher_connect(auth=None):
-        token = (auth or {}).get("token") if isinstance(auth, dict) else None
-        if not classroom.auth.check(token or request.cookies.get("hub_teacher")):
+class TeacherNamespace(Namespace):
+    """The dashboard: refused without the teacher's login; a snapshot at connect, then live events."""
+
+    def __init__(self, live: "Live") -> None:
+        super().__init__("/teacher")
+        self.live = live
+
+    def on_connect(self, auth=None):
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not self.live.classroom.auth.check(token or request.cookies.get("hub_teacher")):
             return False  # refused: the client sees a connect_error
         join_room(TEACHERS)
-        socketio.emit("snapshot", snapshot(), namespace="/teacher", to=request.sid)
+        self.emit("snapshot", self.live.snapshot(), room=request.sid)
         return True
 
-    def snapshot() -> dict:
-        room = classroom.classes.current
-        return {"class": room.snapshot() if room else None, "hub": stats()}
 
-    def stats() -> dict:
+class Live:
+    """The Socket.IO side of the hub: its namespaces, and the bus's events fanned out."""
+
+    def __init__(self, socketio: SocketIO, hub: Hub, classroom: ClassroomService) -> None:
+        self.socketio, self.hub, self.classroom = socketio, hub, classroom
+        socketio.on_namespace(ClassNamespace(hub, classroom))
+        socketio.on_namespace(TeacherNamespace(self))
+        hub.bus.subscribe(self.on_event)
+        self._broadcasting = threading.Event()
+
+    def to_teachers(self, kind: str, data: dict) -> None:
+        self.socketio.emit(kind, data, namespace="/teacher", to=TEACHERS)
+
+    def to_tablets(self, kind: str, data: dict, to: str = CLASS_ROOM) -> None:
+        self.socketio.emit(kind, data, namespace="/class", to=to)
+
+    def on_event(self, kind: str, data: dict) -> None:
+        if kind in MODEL_EVENTS:
+            self.to_teachers("model_state", {"event": kind, **data})
+            return
+        if kind == "class_ended":
+            self.to_tablets("class_ended", {"message": "the class has ended; thank you!"})
+            for sid in data.get("sids", []):
+                self._disconnect_later(sid)
+        elif kind == "student_kicked" and data.get("sid"):
+            self.to_tablets("kicked", {"message": "the teacher has taken you out of the class"}, to=data["sid"])
+            self._disconnect_later(data["sid"])
+        elif kind == "class_state":
+            self.to_tablets("class_state", {"state": data.get("state"), "paused": data.get("paused")})
+        elif kind == "activity":
+            self.to_tablets("activity", data["described"])
+        self.to_teachers(kind, {k: v for k, v in data.items() if k not in ("sids", "described")})
+
+    def _disconnect_later(self, sid: str) -> None:
+        """Let the goodbye message leave first, then release the tablet."""
+
+        def later() -> None:
+            self.socketio.sleep(0.2)
+            try:
+                self.socketio.server.disconnect(sid, namespace="/class")
+            except Exception:  # noqa: BLE001 - it may already be gone
+                pass
+
+        self.socketio.start_background_task(later)
+
+    def snapshot(self) -> dict:
+        room = self.classroom.classes.current
+        return {"class": room.snapshot() if room else None, "hub": self.stats(),
+                "activities": self.classroom.activities()}
+
+    def stats(self) -> dict:
         models = []
-        for entry in hub.registry.entries():
+        for entry in self.hub.registry.entries():
             data = entry.to_json()
             models.append({"name": data["name"], "status": data["status"], "backend": data.get("backend"),
                            "device": data.get("device"), "queue_depth": data.get("queue_depth"),
                            "fallbacks": data.get("fallbacks"), "task": data.get("task"),
-                           "latency": hub.metrics.recent(data["name"])})
-        return {"models": models, "edgetpu": hub.pool.to_json(), "runtime": hub.runtime.name,
-                "microphone": hub.microphone.status.to_json()}
+                           "latency": self.hub.metrics.recent(data["name"])})
+        return {"models": models, "accelerators": self.hub.pool.to_json(), "runtime": self.hub.runtime.name,
+                "microphone": self.hub.microphone.status.to_json()}
 
-    def stats_loop() -> None:
+    def start_broadcasts(self) -> None:
+        """The dashboard's figures every STATS_INTERVAL_S; started once, by the serving process."""
+        if self._broadcasting.is_set():
+            return
+        self._broadcasting.set()
+        self.socketio.start_background_task(self._stats_loop)
+
+    def _stats_loop(self) -> None:
         while True:
-            socketio.sleep(STATS_INTERVAL_S)
+            self.socketio.sleep(STATS_INTERVAL_S)
             try:
-                teacher_event("stats", stats())
+                self.to_teachers("stats", self.stats())
             except Exception:  # noqa: BLE001 - the dashboard feed must outlive any one failure
                 log.exception("stats broadcast failed")
 
-    socketio.start_background_task(stats_loop)
-    socketio.teacher_event = teacher_event  # the Hub's engine events go here too
-    return socketio
 
-
-def _disconnect_later(socketio: SocketIO, sid: str, namespace: str) -> None:
-    """Let the goodbye message leave first, then release the tablet."""
-
-    def later() -> None:
-        socketio.sleep(0.2)
-        try:
-            socketio.server.disconnect(sid, namespace=namespace)
-        except Exception:  # noqa: BLE001 - it may already be gone
-            pass
-
-    socketio.start_background_task(later)
-
-
-__all__ = ["ASYNC_MODE", "create_socketio", "disconnect"]
+def create_live(app, hub: Hub, classroom: ClassroomService) -> Live:
+    socketio = SocketIO(app, async_mode=ASYNC_MODE, max_http_buffer_size=hub.config.limits.max_body_bytes,
+                        ping_interval=10, ping_timeout=20, logger=False, engineio_logger=False)
+    return Live(socketio, hub, classroom)

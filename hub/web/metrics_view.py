@@ -22,12 +22,13 @@ def render(the_hub: Hub) -> str:
                     for e, s in engines if s["backend"]])
     lines += gauge("classroom_hub_queue_depth", "Requests waiting per model.",
                    [([("model", e.name)], s["queue_depth"]) for e, s in engines])
-    lines += gauge("classroom_hub_fallbacks_total", "Times a model fell back from the Edge TPU to the CPU.",
+    lines += gauge("classroom_hub_fallbacks_total", "Times a model fell back from its accelerator to the CPU.",
                    [([("model", e.name)], s["fallbacks"]) for e, s in engines], kind="counter")
-    lines += gauge("classroom_hub_recoveries_total", "Times a model went back to the Edge TPU.",
+    lines += gauge("classroom_hub_recoveries_total", "Times a model went back to its accelerator.",
                    [([("model", e.name)], s["recoveries"]) for e, s in engines], kind="counter")
-    lines += gauge("classroom_hub_edgetpu_up", "1 when the Edge TPU device is healthy.",
-                   [([("device", a.name), ("state", a.state), ("simulated", str(a.simulated).lower())],
+    lines += gauge("classroom_hub_accelerator_up", "1 when the accelerator is healthy.",
+                   [([("device", a.name), ("kind", a.kind), ("state", a.state),
+                      ("simulated", str(a.simulated).lower())],
                      1 if a.state == "ok" else 0) for a in the_hub.pool.accelerators])
     lines += the_hub.metrics.render()
     return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ async function refresh() {
     }
     if (running) {
       $("code").textContent = c.code;
+      $("activity").textContent = c.activity ? c.activity.title : "";
       $("tablets").textContent = c.tablets;
       $("answers").textContent = c.answers;
       $("accuracy").textContent = c.accuracy == null ? "—" : `${Math.round(c.accuracy * 100)}%`;
@@ -24,8 +25,8 @@ async function refresh() {
     }
     const models = await (await fetch("/api/models", { cache: "no-store" })).json();
     const ready = models.filter((m) => m.status === "ready");
-    const onTpu = ready.filter((m) => m.backend === "edgetpu").length;
-    $("status").textContent = `Hub ready: ${ready.length} model(s), ${onTpu ? onTpu + " on the Edge TPU" : "on the CPU"}`;
+    const accelerated = ready.filter((m) => m.backend && m.backend !== "cpu").length;
+    $("status").textContent = `Hub ready: ${ready.length} model(s), ${accelerated ? accelerated + " on an accelerator" : "on the CPU"}`;
   } catch (e) {
     $("status").textContent = "The hub is not answering…";
   }

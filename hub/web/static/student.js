@@ -1,12 +1,16 @@
-// The student app: join, multiplication flashcards answered by writing or speaking, "what is this?".
+// The pupils' app: join, then whatever activity the teacher chose, drawn from what the hub says
+// (the activity, its modes and the models behind them); no model name is written here.
 // Pictures and recordings go to the hub over Socket.IO and are never stored anywhere.
 "use strict";
 const $ = (id) => document.getElementById(id);
 const socket = io("/class", { transports: ["websocket", "polling"] });
+const SCREENS = ["times-tables", "what-is-this"];  // the activities this page can draw
+let activity = null;
 let question = null;
 let shownAt = 0;
 let mode = "handwriting";
 let spoken = "";
+let paused = false;
 const BOXES = 3;
 
 function ask(event, data) {
@@ -28,11 +32,36 @@ async function join() {
   $("me").textContent = reply.nickname;
   $("join").classList.add("hidden");
   $("play").classList.remove("hidden");
-  show(reply.question);
   setPaused(reply.paused);
-  loadImageModels();
+  startActivity(reply.activity, reply.question);
 }
 $("join-button").addEventListener("click", join);
+
+// --- the activity, as the hub describes it ------------------------------------------------------
+function startActivity(described, q) {
+  activity = described;
+  $("activity-title").textContent = described.title;
+  for (const name of SCREENS) $(name).classList.toggle("hidden", name !== described.name);
+  $("play-error").textContent = SCREENS.includes(described.name) ? "" : "This activity needs a newer page: reload it.";
+  if (described.name === "times-tables") {
+    const modes = described.modes.map((m) => m.mode);
+    for (const m of ["handwriting", "speech", "typed"]) $("tab-" + m).classList.toggle("hidden", !modes.includes(m));
+    tab(modes.includes(mode) ? mode : modes[0]);
+    if (q) show(q); else ask("next").then((r) => r.question && show(r.question));
+  } else if (described.name === "what-is-this") {
+    const select = $("photo-model");
+    select.innerHTML = "";
+    for (const name of described.models) {
+      const option = document.createElement("option");
+      option.value = option.textContent = name;
+      select.appendChild(option);
+    }
+    $("photo-result").innerHTML = "";
+  }
+}
+socket.on("activity", (described) => startActivity(described, null));
+
+const modelFor = (m) => (activity.modes.find((x) => x.mode === m) || {}).model;
 
 function show(q) {
   question = q;
@@ -42,7 +71,8 @@ function show(q) {
   clearAnswer();
 }
 
-function setPaused(paused) {
+function setPaused(value) {
+  paused = value;
   $("check").disabled = paused;
   $("play-error").textContent = paused ? "The teacher has paused the class." : "";
 }
@@ -84,6 +114,7 @@ function clearAnswer() {
   }
   spoken = "";
   $("said").textContent = "";
+  $("typed").value = "";
   $("feedback").textContent = "";
   $("feedback").className = "feedback";
 }
@@ -95,7 +126,7 @@ async function readHandwriting() {
   let digits = "";
   for (const c of canvases) {
     if (c.dataset.empty === "1") continue;
-    const reply = await ask("classify", { model: "digits", image: await png(c), top_k: 1 });
+    const reply = await ask("classify", { model: modelFor("handwriting"), image: await png(c), top_k: 1 });
     if (reply.error) throw new Error(reply.error);
     digits += reply.predictions[0].label;
   }
@@ -105,7 +136,7 @@ async function readHandwriting() {
 async function check() {
   $("check").disabled = true;
   try {
-    const given = mode === "speech" ? spoken : await readHandwriting();
+    const given = mode === "speech" ? spoken : mode === "typed" ? $("typed").value.trim() : await readHandwriting();
     if (!given) { $("feedback").textContent = mode === "speech" ? "Say your answer first" : "Write your answer first"; return; }
     const reply = await ask("answer", { a: question.a, b: question.b, given, mode, response_ms: Math.round(performance.now() - shownAt) });
     if (reply.error) { $("play-error").textContent = reply.error; return; }
@@ -115,10 +146,11 @@ async function check() {
   } catch (e) {
     $("play-error").textContent = e.message;
   } finally {
-    $("check").disabled = false;
+    $("check").disabled = paused;
   }
 }
 $("check").addEventListener("click", check);
+$("typed").addEventListener("keydown", (e) => { if (e.key === "Enter") check(); });
 
 // --- speaking: 16-bit PCM at the device's rate, one digit per press -------------------------------
 async function recordDigit(seconds = 1.5) {
@@ -148,7 +180,7 @@ $("say-button").addEventListener("click", async () => {
   $("say-button").textContent = "Listening…";
   try {
     const sound = await recordDigit();
-    const reply = await ask("classify", { model: "spoken-digits", ...sound, top_k: 1 });
+    const reply = await ask("classify", { model: modelFor("speech"), ...sound, top_k: 1 });
     if (reply.error) throw new Error(reply.error);
     spoken += reply.predictions[0].label;
     $("said").textContent = spoken;
@@ -160,41 +192,29 @@ $("say-button").addEventListener("click", async () => {
   }
 });
 
-// --- tabs ----------------------------------------------------------------------------------------
+// --- how to answer: the modes the activity offers ------------------------------------------------
 function tab(name) {
-  for (const t of ["write", "say", "photo"]) $("tab-" + t).classList.toggle("active", t === name);
-  $("flashcard").classList.toggle("hidden", name === "photo");
-  $("photo").classList.toggle("hidden", name !== "photo");
-  $("write-mode").classList.toggle("hidden", name !== "write");
-  $("say-mode").classList.toggle("hidden", name !== "say");
-  if (name !== "photo") { mode = name === "say" ? "speech" : "handwriting"; clearAnswer(); }
+  mode = name;
+  for (const m of ["handwriting", "speech", "typed"]) {
+    $("tab-" + m).classList.toggle("active", m === name);
+    $("tab-" + m).setAttribute("aria-selected", String(m === name));
+    $(m + "-mode").classList.toggle("hidden", m !== name);
+  }
+  clearAnswer();
 }
-$("tab-write").addEventListener("click", () => tab("write"));
-$("tab-say").addEventListener("click", () => tab("say"));
-$("tab-photo").addEventListener("click", () => tab("photo"));
+for (const m of ["handwriting", "speech", "typed"]) $("tab-" + m).addEventListener("click", () => tab(m));
 
 // --- what is this? -------------------------------------------------------------------------------
-async function loadImageModels() {
-  const models = await (await fetch("/api/models")).json();
-  const select = $("photo-model");
-  select.innerHTML = "";
-  for (const m of models) {
-    if (m.status !== "ready" || m.task !== "image-classification") continue;
-    const option = document.createElement("option");
-    option.value = option.textContent = m.name;
-    select.appendChild(option);
-  }
-}
-
 $("photo-file").addEventListener("change", async () => {
   const file = $("photo-file").files[0];
   if (!file) return;
   const list = $("photo-result");
   list.innerHTML = "<li>…</li>";
-  const reply = await ask("classify", { model: $("photo-model").value, image: await file.arrayBuffer(), top_k: 3 });
+  const reply = await ask("answer", { model: $("photo-model").value, image: await file.arrayBuffer(), response_ms: 0 });
   list.innerHTML = "";
-  if (reply.error) { list.innerHTML = ""; $("play-error").textContent = reply.error; return; }
-  for (const p of reply.predictions) {
+  if (reply.error) { $("play-error").textContent = reply.error; return; }
+  $("play-error").textContent = "";
+  for (const p of reply.result.predictions) {
     const li = document.createElement("li");
     li.textContent = `${p.label} (${Math.round(p.score * 100)}%)`;
     list.appendChild(li);

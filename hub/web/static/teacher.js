@@ -31,7 +31,8 @@ function enter() {
   socket = io("/teacher", { transports: ["websocket", "polling"] });
   socket.on("connect_error", () => { $("control-error").textContent = "not connected to the hub (log in again?)"; });
   socket.on("connect", () => { $("control-error").textContent = ""; });
-  socket.on("snapshot", (s) => { renderClass(s.class); renderStats(s.hub); });
+  socket.on("snapshot", (s) => { renderActivities(s.activities); renderClass(s.class); renderStats(s.hub); });
+  socket.on("activity", (c) => { renderClass(c); $("activity").value = c.activity.name; });
   socket.on("stats", renderStats);
   socket.on("class_state", (c) => { renderClass({ ...c, students: c.students || [...students.values()] }); });
   socket.on("class_ended", () => renderClass(null));
@@ -43,8 +44,32 @@ function enter() {
   socket.on("model_state", (m) => addFeedText(`model ${m.model}: ${m.event}${m.device ? " (" + m.device + ")" : ""}`));
 }
 
+let activities = [];
+function renderActivities(list) {
+  activities = list;
+  const select = $("activity");
+  const chosen = (list.find((a) => a.current) || {}).name || select.value;
+  select.innerHTML = "";
+  for (const a of list) {
+    const option = document.createElement("option");
+    option.value = a.name; option.textContent = a.title;
+    select.appendChild(option);
+  }
+  if (chosen) select.value = chosen;
+  noteActivity();
+}
+function noteActivity() {
+  const a = activities.find((x) => x.name === $("activity").value);
+  $("activity-note").textContent = a ? a.summary + (a.unavailable ? ` (${a.unavailable})` : "") : "";
+}
+$("activity").addEventListener("change", async () => {
+  noteActivity();
+  if ($("code").textContent !== "—") await control("POST", "/api/classes/current/activity", { activity: $("activity").value });
+});
+
 function renderClass(c) {
   const running = !!(c && c.code);
+  if (running && c.activity) $("activity").value = c.activity.name;
   $("code").textContent = running ? c.code : "—";
   $("state").textContent = running ? (c.paused ? "paused" : "running") : "no class running";
   $("start").classList.toggle("hidden", running);
@@ -69,7 +94,7 @@ function renderStudents() {
     cell(tr, s.answers);
     cell(tr, s.accuracy == null ? "—" : `${Math.round(s.accuracy * 100)}%`);
     cell(tr, s.median_response_ms == null ? "—" : `${(s.median_response_ms / 1000).toFixed(1)} s`);
-    cell(tr, s.level);
+    cell(tr, s.level ?? "—");
     const kick = document.createElement("button"); kick.className = "secondary"; kick.textContent = "Remove";
     kick.addEventListener("click", () => control("POST", "/api/classes/current/kick", { student_id: s.id }));
     cell(tr, "").appendChild(kick);
@@ -83,7 +108,8 @@ function addFeedText(text) {
   $("feed").prepend(p);
 }
 function addFeed(a) {
-  addFeedText(`${a.nickname}: ${a.a} × ${a.b} = ${a.given} ${a.correct ? "✓" : "✗ (" + a.expected + ")"} in ${(a.response_ms / 1000).toFixed(1)} s, ${a.mode}`);
+  if (a.correct === null) { addFeedText(`${a.nickname}: ${a.question} → ${a.given} (${a.mode})`); return; }
+  addFeedText(`${a.nickname}: ${a.question} = ${a.given} ${a.correct ? "✓" : "✗ (" + a.expected + ")"} in ${(a.response_ms / 1000).toFixed(1)} s, ${a.mode}`);
 }
 
 function renderStats(h) {
@@ -97,17 +123,17 @@ function renderStats(h) {
     cell(tr, m.fallbacks ?? 0);
     body.appendChild(tr);
   }
-  const tpus = (h.edgetpu && h.edgetpu.devices) || [];
+  const devices = (h.accelerators && h.accelerators.devices) || [];
   const mic = h.microphone || {};
   $("microphone").textContent = mic.available ? `Hub microphone: ${mic.detail}` : `Hub microphone: none (${mic.detail})`;
-  $("accelerators").textContent = tpus.length ? `Edge TPUs: ${tpus.map((d) => `${d.name} ${d.state || ""}`).join(", ")}` : `No Edge TPU: models run on the CPU (${h.runtime}).`;
+  $("accelerators").textContent = devices.length ? `Accelerators: ${devices.map((d) => `${d.device} (${d.kind}) ${d.state || ""}`).join(", ")}` : `No accelerator: models run on the CPU (${h.runtime}).`;
 }
 
 async function control(method, path, body) {
   $("control-error").textContent = "";
   try { return await api(method, path, body); } catch (e) { $("control-error").textContent = e.message; }
 }
-$("start").addEventListener("click", async () => { const c = await control("POST", "/api/classes"); if (c) renderClass(c); });
+$("start").addEventListener("click", async () => { const c = await control("POST", "/api/classes", { activity: $("activity").value }); if (c) renderClass(c); });
 $("pause").addEventListener("click", () => control("POST", "/api/classes/current/pause"));
 $("resume").addEventListener("click", () => control("POST", "/api/classes/current/resume"));
 $("end").addEventListener("click", async () => {

@@ -1,0 +1,87 @@
+"""What every classroom activity is: what a tablet is asked, how an answer is checked, the
+pupil's own state (level, streak), and what the dashboard, kiosk and export show.
+
+An activity module (`times_tables.py`, ...) defines an `Activity` subclass and registers it in
+`hub/activities/__init__.py`. The class (hub/classroom/) records what the activity checked; the
+pages draw what `describe` tells them, never a model name of their own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import BadInput
+
+if TYPE_CHECKING:
+    from ..service import Hub, Prediction
+    from ..tasks import Media
+
+
+@dataclass(frozen=True)
+class Checked:
+    """An answer as the activity judged it; the class stores it as given here (never media)."""
+
+    prompt: str  # what was asked, in words: "3 × 4", "a photo"
+    given: str  # what the pupil answered (what the hub read, for writing and speech)
+    expected: str | None = None  # the right answer, where there is one
+    correct: bool | None = None  # None: nothing to get right (a photo of anything)
+    mode: str = "typed"  # how: "handwriting", "speech", "typed", "photo"
+    reply: dict | None = None  # extra for the tablet only (a prediction's classes)
+
+
+class ActivityContext:
+    """What an activity may use of the hub: the ready models, and predictions on them."""
+
+    def __init__(self, hub: "Hub") -> None:
+        self._hub = hub
+
+    def ready_models(self) -> list:
+        return [e.spec for e in self._hub.registry.entries() if e.status == "ready" and e.spec is not None]
+
+    def predict(self, model: str, media: "Media", options: dict, api: str = "socketio") -> "Prediction":
+        return self._hub.predict(model, media, options, api=api)
+
+
+class Activity:
+    name = ""  # what the teacher's request and the pages use: "times-tables"
+    title = ""  # what people read: "Times tables"
+    summary = ""  # one line for the teacher's menu
+
+    def describe(self, ctx: ActivityContext) -> dict:
+        """What a tablet needs to draw the activity: its modes and the models behind them."""
+        return {"name": self.name, "title": self.title, "summary": self.summary}
+
+    def available(self, ctx: ActivityContext) -> str:
+        """"" when it can run on this hub now, else why not (for the teacher)."""
+        return ""
+
+    def new_state(self) -> dict:
+        """A pupil's own state in this activity (kept with the class)."""
+        return {}
+
+    def question(self, state: dict) -> dict | None:
+        """What to ask the pupil next; None for an activity with no questions."""
+        return None
+
+    def check(self, state: dict, data: Any, media: "Media | None", ctx: ActivityContext) -> Checked:
+        """Judge one answer (raise BadInput for one that cannot be judged) and update `state`."""
+        raise NotImplementedError
+
+    def pupil_figures(self, state: dict) -> dict:
+        """What the dashboard shows of a pupil beyond the counts every activity has."""
+        return {}
+
+
+def field(data: Any, key: str, kind: type | tuple, what: str, convert: Callable | None = None) -> Any:
+    """data[key] of the given kind, or BadInput saying what to send."""
+    if not isinstance(data, dict) or key not in data:
+        raise BadInput(f"an answer needs {what}")
+    value = data[key]
+    if convert is not None:
+        try:
+            return convert(value)
+        except (TypeError, ValueError):
+            raise BadInput(f"an answer needs {what}") from None
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise BadInput(f"an answer needs {what}")
+    return value

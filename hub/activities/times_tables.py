@@ -1,0 +1,86 @@
+"""Times tables: flashcards answered by writing (a digit per box) or speaking, at the pupil's level.
+
+The tablet reads each written digit (or spoken digit) with the hub's digit models, then sends
+the answer; the level goes up after three right in a row within 8 s, and down after two wrong
+in the last three. The digit models are found by what they do (a classifier of pictures, or of
+recordings, whose labels are 0 to 9), never by name.
+"""
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from ..errors import BadInput
+from .base import Activity, ActivityContext, Checked, field
+
+# Difficulty levels: the multiplication tables asked at each one.
+LEVELS = {1: (1, 5, 1, 5), 2: (1, 10, 1, 5), 3: (2, 10, 2, 10), 4: (2, 12, 2, 12), 5: (6, 12, 6, 12)}
+DIGITS = tuple(str(d) for d in range(10))
+MODES = {"handwriting": "image-classification", "speech": "audio-classification"}
+FAST_MS = 8000
+
+
+def digit_models(ctx: ActivityContext) -> dict[str, str]:
+    """mode -> the first ready model (by name) of that task that reads the digits 0-9."""
+    found: dict[str, str] = {}
+    for spec in sorted(ctx.ready_models(), key=lambda s: s.name):
+        for mode, task in MODES.items():
+            if spec.task == task and tuple(spec.labels) == DIGITS and mode not in found:
+                found[mode] = spec.name
+    return found
+
+
+class TimesTables(Activity):
+    name = "times-tables"
+    title = "Times tables"
+    summary = "Flashcards answered by writing or speaking, at each pupil's own level"
+
+    def describe(self, ctx: ActivityContext) -> dict:
+        models = digit_models(ctx)
+        return {**super().describe(ctx), "modes": [{"mode": m, "model": models[m]} for m in MODES if m in models]
+                + [{"mode": "typed", "model": None}]}
+
+    def available(self, ctx: ActivityContext) -> str:
+        return "" if digit_models(ctx) else "no digit model is ready (pupils can still type their answers)"
+
+    def new_state(self) -> dict:
+        return {"level": 1, "recent": []}  # recent: [correct and fast] since the level last changed
+
+    def question(self, state: dict) -> dict:
+        level = state["level"]
+        lo_a, hi_a, lo_b, hi_b = LEVELS[level]
+        a, b = secrets.choice(range(lo_a, hi_a + 1)), secrets.choice(range(lo_b, hi_b + 1))
+        return {"a": a, "b": b, "level": level, "text": f"{a} × {b}"}
+
+    def check(self, state: dict, data: Any, media, ctx: ActivityContext) -> Checked:
+        a = field(data, "a", int, "whole numbers a and b from 0 to 20", int)
+        b = field(data, "b", int, "whole numbers a and b from 0 to 20", int)
+        if not (0 <= a <= 20 and 0 <= b <= 20):
+            raise BadInput("a and b must be from 0 to 20")
+        given = str(data.get("given", "")).strip()[:8]
+        mode = str(data.get("mode", "typed"))
+        if mode not in (*MODES, "typed"):
+            raise BadInput("mode must be handwriting, speech or typed")
+        correct = given == str(a * b)
+        self._level(state, correct, int(data.get("response_ms") or 0) if _is_int(data.get("response_ms")) else 0)
+        return Checked(f"{a} × {b}", given, str(a * b), correct, mode)
+
+    @staticmethod
+    def _level(state: dict, correct: bool, response_ms: int) -> None:
+        recent = state["recent"]
+        recent.append([correct, correct and response_ms <= FAST_MS])
+        last3 = recent[-3:]
+        if len(last3) == 3 and all(fast for _, fast in last3) and state["level"] < 5:
+            state["level"] += 1
+            recent.clear()
+        elif not correct and sum(not ok for ok, _ in last3) >= 2 and state["level"] > 1:
+            state["level"] -= 1
+            recent.clear()
+        del recent[:-3]
+
+    def pupil_figures(self, state: dict) -> dict:
+        return {"level": state["level"]}
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
