@@ -172,26 +172,124 @@ def toml_text(sections: dict) -> str:
                      for name, keys in sections.items())
 
 
-@pytest.fixture
-def start_hub(tmp_path: Path):
-    """Start a real hub: start_hub(models_dir, testing={...}, engine={...}) -> HubProcess."""
-    started: list[HubProcess] = []
+def merged_config(workdir: Path, sections: dict) -> dict:
+    merged = {name: dict(keys) for name, keys in BASE_CONFIG.items()}
+    for name, keys in sections.items():
+        merged.setdefault(name, {}).update(keys)
+    merged.setdefault("classroom", {}).setdefault("data_dir", str(workdir / "hub-data"))
+    return merged
 
-    def start(models: Path, **sections: dict) -> HubProcess:
-        merged = {name: dict(keys) for name, keys in BASE_CONFIG.items()}
-        for name, keys in sections.items():
-            merged.setdefault(name, {}).update(keys)
-        data_dir = merged.setdefault("classroom", {}).setdefault("data_dir", str(tmp_path / "hub-data"))
+
+class HubStarter:
+    """Starts real hubs in one folder and stops them all at the end."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir, self.started = workdir, []
+
+    def __call__(self, models: Path, **sections: dict) -> HubProcess:
+        merged = merged_config(self.workdir, sections)
         if merged.get("server", {}).get("tls") == "self-signed":  # trust the hub's own authority, as a tablet would
-            hub = HubProcess(models, toml_text(merged), tmp_path, "https", str(Path(data_dir) / "tls" / "ca.crt"))
+            ca = str(Path(merged["classroom"]["data_dir"]) / "tls" / "ca.crt")
+            hub = HubProcess(models, toml_text(merged), self.workdir, "https", ca)
         else:
-            hub = HubProcess(models, toml_text(merged), tmp_path)
-        started.append(hub)
+            hub = HubProcess(models, toml_text(merged), self.workdir)
+        hub.data_dir = Path(merged["classroom"]["data_dir"])
+        self.started.append(hub)
         return hub
 
-    yield start
-    for hub in started:
-        hub.stop()
+    def stop(self) -> None:
+        for hub in self.started:
+            hub.stop()
+
+
+@pytest.fixture
+def start_hub(tmp_path: Path):
+    """Start a real hub for one test: start_hub(models_dir, testing={...}, engine={...}) -> HubProcess."""
+    starter = HubStarter(tmp_path)
+    yield starter
+    starter.stop()
+
+
+@pytest.fixture(scope="module")
+def module_hubs(tmp_path_factory):
+    """Like start_hub, for hubs that every test of a module shares (one process, started once)."""
+    starter = HubStarter(tmp_path_factory.mktemp("hubs"))
+    yield starter
+    starter.stop()
+
+
+@pytest.fixture(scope="module")
+def module_models(tmp_path_factory) -> Path:
+    """A models folder with copies of every bundled model, for a module's shared hub."""
+    root = tmp_path_factory.mktemp("models")
+    for folder in sorted(p for p in BUNDLED.iterdir() if p.is_dir() and ".tmp" not in p.name):
+        copy_model(folder, root)
+    return root
+
+
+class InProcessHub:
+    """The whole app in this process: Flask's test client for HTTP, Flask-SocketIO's for Socket.IO.
+    The real registry, engine and interpreters; no sockets, no server process."""
+
+    def __init__(self, models: Path, workdir: Path, **sections: dict) -> None:
+        from hub.app import build_app
+        from hub.config import load_config
+
+        merged = merged_config(workdir, sections)
+        merged.setdefault("models", {})["dir"] = str(models)
+        self.config = load_config(environ={}, overrides=merged)
+        self.app = build_app(self.config, announce_pin=lambda *_: None)
+        self.hub = self.app.extensions["classroom_hub"]
+        self.classroom = self.app.extensions["classroom"]
+        self.socketio = self.app.extensions["live"].socketio
+        self.http = self.app.test_client()
+        self._clients: list = []
+
+    def tablet(self):
+        client = self.socketio.test_client(self.app, namespace="/class")
+        self._clients.append(client)
+        return client
+
+    def teacher(self):
+        """A logged-in teacher: the HTTP client (holding the cookie) and a /teacher Socket.IO client."""
+        http = self.app.test_client()
+        assert http.post("/api/teacher/login", json={"pin": TEACHER_PIN}).status_code == 200
+        client = self.socketio.test_client(self.app, namespace="/teacher", flask_test_client=http)
+        self._clients.append(client)
+        return http, client
+
+    def end_class(self) -> None:
+        if self.classroom.classes.current is not None:
+            self.classroom.end_class()
+
+    def close(self) -> None:
+        for client in self._clients:
+            if client.is_connected("/class") or client.is_connected("/teacher"):
+                client.disconnect(namespace="/class" if client.is_connected("/class") else "/teacher")
+        self.hub.close()
+
+
+def call(client, event: str, data=None, namespace: str = "/class"):
+    """A Socket.IO event from a test client, and the hub's acknowledgement."""
+    return client.emit(event, data, namespace=namespace, callback=True)
+
+
+def received(client, name: str, namespace: str) -> list:
+    return [e["args"][0] if e["args"] else None for e in client.get_received(namespace) if e["name"] == name]
+
+
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory):
+    """in_process(models, **sections) -> InProcessHub, closed after the module."""
+    made: list[InProcessHub] = []
+
+    def make(models: Path, **sections: dict) -> InProcessHub:
+        made.append(InProcessHub(models, tmp_path_factory.mktemp("inproc"), **sections))
+        return made[-1]
+
+    yield make
+    for hub in made:
+        hub.close()
 
 
 def wait_for(predicate, timeout_s: float = 15, interval_s: float = 0.05):

@@ -1,4 +1,5 @@
-"""The live classroom with real parts: the real server, real HTTP, the python-socketio client."""
+"""The live classroom with real parts: the real server (one for the module, each test in its own
+class), real HTTP, the python-socketio client; error tables and the PIN lockout in process."""
 from __future__ import annotations
 
 import csv
@@ -11,14 +12,32 @@ import time
 import pytest
 import socketio
 
-from tests.conftest import BUNDLED, TEACHER_PIN, check_join_url, copy_model, wait_for
+from tests.conftest import BUNDLED, TEACHER_PIN, call, check_join_url, copy_model, received, wait_for
 from tests.drawing import png, render
 from tests.test_audio_features import tone, wav_bytes
 
+CLIENTS: list = []  # every Socket.IO client a test opened, closed after it
+
+
+@pytest.fixture(scope="module")
+def shared(module_models, module_hubs):
+    return module_hubs(module_models)
+
 
 @pytest.fixture
-def hub(bundled_models, start_hub):
-    return start_hub(bundled_models)
+def hub(shared):
+    """The module's hub; after each test its clients are closed and its class ended."""
+    yield shared
+    for client in CLIENTS:
+        client.disconnect()
+    CLIENTS.clear()
+    session, _ = teacher_session(shared)
+    session.post(shared.url + "/api/classes/current/end", timeout=10)
+
+
+@pytest.fixture(scope="module")
+def app(module_models, in_process):
+    return in_process(module_models)
 
 
 def teacher_session(hub):
@@ -46,6 +65,7 @@ class Tablet:
         self.client.on("*", lambda event, data=None: self.events.append((event, data)), namespace="/class")
         self.client.connect(hub.url, namespaces=["/class"], transports=["websocket"], headers=headers or {},
                             wait_timeout=10)
+        CLIENTS.append(self.client)
 
     def call(self, event: str, data=None) -> dict:
         return self.client.call(event, data, namespace="/class", timeout=15)
@@ -62,6 +82,7 @@ class Dashboard:
                        namespace="/teacher")
         self.client.connect(hub.url, namespaces=["/teacher"], transports=["websocket"], auth={"token": token},
                             wait_timeout=10)
+        CLIENTS.append(self.client)
 
     def of(self, kind: str) -> list:
         return [e for e in self.events if e[0] == kind]
@@ -111,6 +132,7 @@ def test_classify_an_image_and_a_wav_over_socketio_same_json_as_rest(hub):
     tablet.close()
 
 
+@pytest.mark.parametrize("event", ["classify", "predict"])
 @pytest.mark.parametrize("payload,code", [
     (None, "bad_input"),
     ("a string", "bad_input"),
@@ -122,13 +144,57 @@ def test_classify_an_image_and_a_wav_over_socketio_same_json_as_rest(hub):
     ({"model": "spoken-digits", "audio": b"\x00\x01" * 100, "sample_rate": "fast"}, "bad_input"),
     ({"model": "digits", "image": b"x", "top_k": 0}, "bad_input"),
 ])
-def test_bad_payloads_get_error_replies_and_the_connection_stays(hub, payload, code):
-    tablet = Tablet(hub)
-    reply = tablet.call("classify", payload)
+def test_bad_payloads_get_error_replies_and_the_connection_stays(app, event, payload, code):
+    tablet = app.tablet()
+    reply = call(tablet, event, payload)
     assert reply["code"] == code and reply["error"]
-    assert tablet.client.connected
-    assert tablet.call("classify", {"model": "digits", "image": png(render(3))})["predictions"]
-    tablet.close()
+    assert tablet.is_connected("/class")
+    assert call(tablet, event, {"model": "digits", "image": png(render(3))})["predictions"]
+    tablet.disconnect(namespace="/class")
+
+
+def test_a_class_in_process_answers_and_the_teacher_hears_each_answer(app):
+    http, dashboard = app.teacher()
+    started = http.post("/api/classes", json={"activity": "times-tables"})
+    assert started.status_code == 201
+    code = started.get_json()["code"]
+    tablet = app.tablet()
+    joined = call(tablet, "join", {"code": code, "nickname": "Ada"})
+    assert joined["activity"]["name"] == "times-tables"
+    assert {m["mode"]: m["model"] for m in joined["activity"]["modes"]} == {
+        "handwriting": "digits", "speech": "spoken-digits", "typed": None}  # found by what they read
+    q = joined["question"]
+    reply = call(tablet, "answer", {"a": q["a"], "b": q["b"], "given": str(q["a"] * q["b"]), "mode": "typed"})
+    assert reply["correct"] is True and reply["level"] == 1 and reply["question"]["level"] == 1
+    heard = received(dashboard, "answer", "/teacher")
+    assert [(a["nickname"], a["question"], a["correct"]) for a in heard] == [("Ada", f"{q['a']} × {q['b']}", True)]
+    for bad in ({"a": "x"}, {"a": 1, "b": 1, "given": "1", "response_ms": -5}, "nonsense"):
+        assert call(tablet, "answer", bad)["code"] == "bad_input"
+    assert received(dashboard, "answer", "/teacher") == []  # refused answers are not recorded
+    # the teacher switches activity: the tablet is told what to draw, and photos are judged by the hub
+    switched = http.post("/api/classes/current/activity", json={"activity": "what-is-this"})
+    assert switched.status_code == 200 and switched.get_json()["activity"]["name"] == "what-is-this"
+    (described,) = received(tablet, "activity", "/class")
+    assert described["name"] == "what-is-this" and described["models"] == ["digits"]
+    photo = call(tablet, "answer", {"model": "digits", "image": png(render(5, pen=18))})
+    assert photo["correct"] is None and photo["result"]["predictions"][0]["label"] == "5"
+    (seen,) = received(dashboard, "answer", "/teacher")
+    assert (seen["question"], seen["given"], seen["mode"]) == ("a photo", "5", "photo")
+    assert call(tablet, "answer", {"model": "spoken-digits", "image": png(render(5))})["code"] == "bad_input"
+    assert http.post("/api/classes/current/activity", json={"activity": "karaoke"}).status_code == 400
+    activities = {a["name"]: a for a in app.http.get("/api/activities").get_json()}
+    assert activities["what-is-this"]["current"] and not activities["times-tables"]["current"]
+    assert http.post("/api/classes/current/end").status_code == 200
+    tablet.disconnect(namespace="/class")
+    dashboard.disconnect(namespace="/teacher")
+
+
+def test_pin_attempts_are_rate_limited(app):
+    for _ in range(5):
+        assert app.http.post("/api/teacher/login", json={"pin": "0000"}).status_code == 401
+    locked = app.http.post("/api/teacher/login", json={"pin": TEACHER_PIN})
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 1
+    assert app.http.post("/api/teacher/login", json={"pin": 1234}).status_code == 400
 
 
 def test_wrong_code_bad_nickname_and_answers_before_joining(hub):
@@ -146,7 +212,7 @@ def test_wrong_code_bad_nickname_and_answers_before_joining(hub):
     other.close()
 
 
-def test_join_address_is_where_tablets_can_reach_the_hub(hub, bundled_models, start_hub):
+def test_join_address_is_where_tablets_can_reach_the_hub(hub, module_models, start_hub):
     # asked at 127.0.0.1 (the kiosk on the hub itself): the hub's LAN address, never loopback
     check_join_url(hub.get("/api/classes/current/qr.svg").headers["X-Join-Url"], hub.url)
     _, _, code = start_class(hub)
@@ -155,7 +221,7 @@ def test_join_address_is_where_tablets_can_reach_the_hub(hub, bundled_models, st
     named = hub.get("/api/classes/current/qr.svg", headers={"Host": "hub.school.example:8080"})
     assert named.headers["X-Join-Url"] == f"http://hub.school.example:8080/?code={code}"
     # and [classroom] public_url, when set, wins over both
-    other = start_hub(bundled_models, classroom={"public_url": "http://classroom-7.local:8080"})
+    other = start_hub(module_models, classroom={"public_url": "http://classroom-7.local:8080"})
     assert other.get("/api/classes/current/qr.svg").headers["X-Join-Url"] == "http://classroom-7.local:8080/"
 
 
@@ -166,14 +232,6 @@ def test_teacher_namespace_refuses_without_login(hub):
                        wait_timeout=5)
     assert hub.post("/api/classes").status_code == 401
     assert hub.get("/api/classes/current").json()["code"] == "unauthorized"
-
-
-def test_pin_attempts_are_rate_limited(hub):
-    for _ in range(5):
-        assert hub.post("/api/teacher/login", json={"pin": "0000"}).status_code == 401
-    locked = hub.post("/api/teacher/login", json={"pin": TEACHER_PIN})
-    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 1
-    assert hub.post("/api/teacher/login", json={"pin": 1234}).status_code == 400
 
 
 def test_generated_pin_is_printed_once_and_stored_hashed(tmp_path, start_hub):
@@ -289,10 +347,11 @@ def test_hub_microphone_from_a_wav_file_is_heard_and_shown_live(tmp_path, start_
     assert reply.json()["predictions"][0]["label"] == "7"
     heard = wait_for(lambda: [e for e in dashboard.events if e[0] == "heard"])[0][1]
     assert heard == {"model": "spoken-digits", "label": "7"}
+    dashboard.client.disconnect()
 
 
-def test_no_nickname_picture_or_recording_reaches_the_log_or_the_disk(hub, tmp_path):
-    probe_cache = tmp_path / "hub-data" / "probe-cache.json"  # written at start: model hashes only
+def test_no_nickname_picture_or_recording_reaches_the_log_or_the_disk(hub):
+    probe_cache = hub.data_dir / "probe-cache.json"  # written at start: model hashes only
     before_lesson = probe_cache.read_bytes()
     session, _, code = start_class(hub)
     tablet = Tablet(hub)
@@ -304,7 +363,7 @@ def test_no_nickname_picture_or_recording_reaches_the_log_or_the_disk(hub, tmp_p
     session.post(hub.url + "/api/classes/current/end")
     log = hub.log()
     assert "Zebedee" not in log and code not in log
-    written = [p for p in (tmp_path / "hub-data").rglob("*") if p.is_file()]
+    written = [p for p in hub.data_dir.rglob("*") if p.is_file()]
     assert written == [probe_cache]  # the PIN came from the config: nothing else was written
     assert probe_cache.read_bytes() == before_lesson  # and the lesson wrote nothing into it
     assert all(re.fullmatch(r"[0-9a-f]{64}", key) for key in json.loads(before_lesson)["files"])
@@ -328,3 +387,4 @@ def test_dashboard_hears_when_the_edge_tpu_fails_and_comes_back(tmp_path, start_
     assert back["model"] == "digits"
     stats = wait_for(lambda: [e for e in dashboard.of("stats") if e[1]["models"][0]["fallbacks"]])[0][1]
     assert stats["models"][0]["fallbacks"] == 1
+    dashboard.client.disconnect()

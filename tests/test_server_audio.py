@@ -1,4 +1,5 @@
-"""Spoken answers over REST: the committed spoken-digits model, real WAVs, the real server."""
+"""Spoken answers over REST: the committed spoken-digits model, real WAVs, the real server (one for
+the module); bad recordings in process."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,9 +13,14 @@ from tests.test_audio_features import tone, wav_bytes
 FSDD = SHARED / "data" / "fsdd" / "recordings"
 
 
-@pytest.fixture
-def hub(bundled_models, start_hub):
-    return start_hub(bundled_models)
+@pytest.fixture(scope="module")
+def hub(module_models, module_hubs):
+    return module_hubs(module_models)
+
+
+@pytest.fixture(scope="module")
+def app(module_models, in_process):
+    return in_process(module_models)
 
 
 def fsdd_test_files(count: int) -> list:
@@ -67,18 +73,19 @@ def test_raw_pcm_at_the_tablets_own_rate_is_resampled(hub):
     (None, "image/png", 400, "send audio"),
     (b"\x00" * 10, "audio/ogg", 415, "audio/wav"),
 ])
-def test_bad_recordings_are_json_errors_and_the_hub_goes_on(hub, body, ctype, code, fragment):
+def test_bad_recordings_are_json_errors_and_the_hub_goes_on(app, body, ctype, code, fragment):
     if body is None and ctype == "audio/wav":
         body = wav_bytes(np.zeros(4000, np.float32), 8000)
     elif body is None:
         body = png(render(3))
-    reply = hub.post("/api/models/spoken-digits/classify", data=body, headers={"Content-Type": ctype})
+    reply = app.http.post("/api/models/spoken-digits/classify", data=body, headers={"Content-Type": ctype})
     assert reply.status_code == code
-    assert fragment in reply.json()["error"]
-    assert hub.post("/api/models/spoken-digits/classify", data=wav_bytes(tone(), 8000),
-                    headers={"Content-Type": "audio/wav"}).status_code == 200
+    assert fragment in reply.get_json()["error"]
+    assert app.http.post("/api/models/spoken-digits/classify", data=wav_bytes(tone(), 8000),
+                         headers={"Content-Type": "audio/wav"}).status_code == 200
 
 
-def test_audio_sent_to_an_image_model_is_refused(hub):
-    reply = hub.post("/api/models/digits/classify", data=wav_bytes(tone(), 8000), headers={"Content-Type": "audio/wav"})
-    assert reply.status_code == 400 and "send an image" in reply.json()["error"]
+def test_audio_sent_to_an_image_model_is_refused(app):
+    reply = app.http.post("/api/models/digits/classify", data=wav_bytes(tone(), 8000),
+                          headers={"Content-Type": "audio/wav"})
+    assert reply.status_code == 400 and "send an image" in reply.get_json()["error"]

@@ -1,6 +1,8 @@
-"""The real hub on 127.0.0.1, real HTTP: /api/models, classify, metrics, and every bad input."""
+"""/api/models, classify and predict: the real hub on 127.0.0.1 over real HTTP (one process for the
+module), and every bad input in process (Flask's test client, the real app, engine and interpreter)."""
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 
@@ -8,15 +10,28 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import coral_model
+from tests.conftest import CORAL, coral_model
 from tests.drawing import photo, png, render
 
 CAT_LABELS = {"tiger cat", "Egyptian cat", "tabby, tabby cat"}
 
 
-@pytest.fixture
-def hub(models_dir, start_hub):
-    return start_hub(models_dir)
+@pytest.fixture(scope="module")
+def models(module_models):
+    """The bundled models, and Coral's MobileNet when ../shared is there."""
+    if (CORAL / "mobilenet_v1_0.25_128_quant.tflite").exists():
+        coral_model(module_models, "mobilenet", ["mobilenet_v1_0.25_128_quant.tflite", "imagenet_labels.txt"])
+    return module_models
+
+
+@pytest.fixture(scope="module")
+def hub(models, module_hubs):
+    return module_hubs(models)
+
+
+@pytest.fixture(scope="module")
+def app(models, in_process):
+    return in_process(models, limits={"max_body_bytes": 65536})
 
 
 def test_models_list_reports_cpu_backend_and_why_not_tpu(hub):
@@ -85,17 +100,16 @@ def test_exif_orientation_is_applied(hub):
     assert _classify_jpeg(hub, sideways) != _classify_jpeg(hub, tagged)
 
 
-def test_coral_mobilenet_sees_the_cat(tmp_path, start_hub, models_dir):
-    coral_model(models_dir, "mobilenet", ["mobilenet_v1_0.25_128_quant.tflite", "imagenet_labels.txt"])
-    from tests.conftest import CORAL
-
-    hub = start_hub(models_dir)
+def test_coral_mobilenet_sees_the_cat(hub, coral):
     reply = hub.post("/api/models/mobilenet/classify?top_k=3", data=(CORAL / "cat.bmp").read_bytes(),
                      headers={"Content-Type": "image/bmp"})
     assert reply.status_code == 200, reply.text
     top = reply.json()["predictions"]
     assert top[0]["label"] in CAT_LABELS
     assert {p["label"] for p in top} <= CAT_LABELS | {"lynx, catamount"}
+    same = hub.post("/api/models/mobilenet/predict?top_k=3", data=(CORAL / "cat.bmp").read_bytes(),
+                    headers={"Content-Type": "image/bmp"})  # predict answers a classifier's task result too
+    assert same.json()["predictions"] == top and same.json()["task"] == "image-classification"
 
 
 # ---- bad input: a clear JSON error, never a crash ------------------------------------------------
@@ -119,31 +133,45 @@ BAD_IMAGES = [
 ]
 
 
+@pytest.mark.parametrize("route", ["classify", "predict"])
 @pytest.mark.parametrize("name,data,content_type,status", BAD_IMAGES, ids=[b[0] for b in BAD_IMAGES])
-def test_bad_images_get_clear_errors(hub, name, data, content_type, status):
-    reply = hub.post("/api/models/digits/classify", data=data, headers={"Content-Type": content_type})
+def test_bad_images_get_clear_errors(app, route, name, data, content_type, status):
+    reply = app.http.post(f"/api/models/digits/{route}", data=data, headers={"Content-Type": content_type})
     assert reply.status_code == status, reply.text
-    body = reply.json()
+    body = reply.get_json()
     assert body["error"] and body["code"]
-    assert hub.get("/v2/health/live").status_code == 200
+    assert app.http.get("/v2/health/live").status_code == 200
 
 
-def test_blank_canvas_is_a_400(hub):
+def test_blank_canvas_is_a_400(app):
     blank = np.full((200, 200, 3), 255, np.uint8)
-    reply = hub.post("/api/models/digits/classify", data=png(blank), headers={"Content-Type": "image/png"})
-    assert reply.status_code == 400 and "blank" in reply.json()["error"]
+    reply = app.http.post("/api/models/digits/classify", data=png(blank), headers={"Content-Type": "image/png"})
+    assert reply.status_code == 400 and "blank" in reply.get_json()["error"]
 
 
-def test_multipart_without_image_field(hub):
-    reply = hub.post("/api/models/digits/classify", files={"picture": ("a.png", png(render(1)), "image/png")})
-    assert reply.status_code == 400 and "'image'" in reply.json()["error"]
+def test_multipart_without_image_field(app):
+    reply = app.http.post("/api/models/digits/classify", data={"picture": (io.BytesIO(png(render(1))), "a.png")},
+                          content_type="multipart/form-data")
+    assert reply.status_code == 400 and "'image'" in reply.get_json()["error"]
 
 
-def test_body_over_limit_is_413(models_dir, start_hub):
-    hub = start_hub(models_dir, limits={"max_body_bytes": 4096})
-    reply = hub.post("/api/models/digits/classify", data=b"\x89PNG" + b"\x00" * 10000,
-                     headers={"Content-Type": "image/png"})
-    assert reply.status_code == 413 and reply.json()["code"] == "payload_too_large"
+def test_body_over_limit_is_413(app):
+    reply = app.http.post("/api/models/digits/classify", data=b"\x89PNG" + b"\x00" * 70000,
+                          headers={"Content-Type": "image/png"})
+    assert reply.status_code == 413 and reply.get_json()["code"] == "payload_too_large"
+
+
+def test_predict_answers_for_any_task_and_classify_only_for_classifiers(app):
+    from tests.test_audio_features import tone, wav_bytes
+
+    drawn = app.http.post("/api/models/digits/predict?top_k=1", data=png(render(4, pen=18)),
+                          headers={"Content-Type": "image/png"}).get_json()
+    assert drawn["task"] == "image-classification" and drawn["predictions"][0]["label"] == "4"
+    heard = app.http.post("/api/models/spoken-digits/predict", data=wav_bytes(tone(0.5), 8000),
+                          headers={"Content-Type": "audio/wav"}).get_json()
+    assert heard["task"] == "audio-classification" and len(heard["predictions"]) == 3
+    wrong = app.http.post("/api/models/spoken-digits/predict", data=png(render(4)), headers={"Content-Type": "image/png"})
+    assert wrong.status_code == 400 and "takes a recording" in wrong.get_json()["error"]
 
 
 @pytest.mark.parametrize("path", ["/api/models/nope/classify", "/api/models/..%2F..%2Fetc/classify",
@@ -154,18 +182,19 @@ def test_unknown_and_path_like_model_names_are_404(hub, path):
     assert reply.json()["error"]
 
 
-@pytest.mark.parametrize("top_k", ["zero", "0", "-1", "100000"])
-def test_bad_top_k(hub, top_k):
-    reply = hub.post(f"/api/models/digits/classify?top_k={top_k}", data=png(render(1)),
-                     headers={"Content-Type": "image/png"})
-    assert reply.status_code == 400
+@pytest.mark.parametrize("top_k", ["zero", "0", "-1", "100000", "2.5"])
+def test_bad_top_k(app, top_k):
+    reply = app.http.post(f"/api/models/digits/classify?top_k={top_k}", data=png(render(1)),
+                          headers={"Content-Type": "image/png"})
+    assert reply.status_code == 400 and "top_k" in reply.get_json()["error"]
 
 
-def test_metrics_count_requests_per_model_and_backend(hub):
+def test_metrics_count_requests_per_model_and_backend(in_process, module_models):
+    app = in_process(module_models)  # its own counters
     for _ in range(3):
-        hub.post("/api/models/digits/classify", data=png(render(4)), headers={"Content-Type": "image/png"})
-    hub.post("/api/models/digits/classify", data=b"junk", headers={"Content-Type": "image/png"})
-    text = hub.get("/metrics").text
+        app.http.post("/api/models/digits/classify", data=png(render(4)), headers={"Content-Type": "image/png"})
+    app.http.post("/api/models/digits/classify", data=b"junk", headers={"Content-Type": "image/png"})
+    text = app.http.get("/metrics").text
     assert 'classroom_hub_requests_total{model="digits",api="rest",backend="cpu",outcome="ok"} 3' in text
     assert 'outcome="unsupported_media_type"} 1' in text
     assert 'classroom_hub_latency_seconds_count{model="digits",backend="cpu",stage="total"} 3' in text

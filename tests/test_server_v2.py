@@ -1,4 +1,5 @@
-"""Open Inference Protocol (KServe v2) against the real hub: plain JSON and an unmodified tritonclient."""
+"""Open Inference Protocol (KServe v2): plain JSON and an unmodified tritonclient against the real hub
+(one for the module), the protocol's errors in process."""
 from __future__ import annotations
 
 import json
@@ -6,12 +7,24 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import coral_model
+from tests.conftest import CORAL, coral_model
 
 
-@pytest.fixture
-def hub(models_dir, start_hub):
-    return start_hub(models_dir)
+@pytest.fixture(scope="module")
+def models(module_models):
+    if (CORAL / "mobilenet_v1_0.25_128_quant.tflite").exists():
+        coral_model(module_models, "mobilenet", ["mobilenet_v1_0.25_128_quant.tflite", "imagenet_labels.txt"])
+    return module_models
+
+
+@pytest.fixture(scope="module")
+def hub(models, module_hubs):
+    return module_hubs(models)
+
+
+@pytest.fixture(scope="module")
+def app(models, in_process):
+    return in_process(models)
 
 
 def digit_tensor(value: int = 0) -> np.ndarray:
@@ -77,19 +90,19 @@ BAD_V2 = [
 
 
 @pytest.mark.parametrize("name,body,words", BAD_V2, ids=[b[0] for b in BAD_V2])
-def test_bad_tensors_are_400_with_protocol_error(hub, name, body, words):
-    reply = hub.post("/v2/models/digits/infer", json=body)
+def test_bad_tensors_are_400_with_protocol_error(app, name, body, words):
+    reply = app.http.post("/v2/models/digits/infer", json=body)
     assert reply.status_code == 400, reply.text
-    assert words in reply.json()["error"]
+    assert words in reply.get_json()["error"]
 
 
-def test_not_json_is_400(hub):
-    reply = hub.post("/v2/models/digits/infer", data=b"{nope", headers={"Content-Type": "application/json"})
-    assert reply.status_code == 400 and "JSON" in reply.json()["error"]
+def test_not_json_is_400(app):
+    reply = app.http.post("/v2/models/digits/infer", data=b"{nope", headers={"Content-Type": "application/json"})
+    assert reply.status_code == 400 and "JSON" in reply.get_json()["error"]
 
 
-def test_unknown_model_is_404(hub):
-    assert hub.post("/v2/models/nope/infer", json=v2_body(digit_tensor())).status_code == 404
+def test_unknown_model_is_404(app):
+    assert app.http.post("/v2/models/nope/infer", json=v2_body(digit_tensor())).status_code == 404
 
 
 def test_binary_extension_round_trip(hub):
@@ -108,7 +121,7 @@ def test_binary_extension_round_trip(hub):
     assert len(reply.content) == n + 10
 
 
-def test_tritonclient_unmodified(hub, models_dir):
+def test_tritonclient_unmodified(hub):
     http = pytest.importorskip("tritonclient.http")
     client = http.InferenceServerClient(url=hub.url.removeprefix("http://"))
     assert client.is_server_live() and client.is_server_ready()
@@ -131,12 +144,8 @@ def test_tritonclient_unmodified(hub, models_dir):
         client.infer("digits", [bad])
 
 
-def test_coral_mobilenet_over_v2_uint8(models_dir, start_hub):
-    coral_model(models_dir, "mobilenet", ["mobilenet_v1_0.25_128_quant.tflite", "imagenet_labels.txt"])
-    hub = start_hub(models_dir)
+def test_coral_mobilenet_over_v2_uint8(hub, coral):
     import cv2
-
-    from tests.conftest import CORAL
 
     cat = cv2.resize(cv2.imread(str(CORAL / "cat.bmp"))[:, :, ::-1], (128, 128))[None]
     reply = hub.post("/v2/models/mobilenet/infer",

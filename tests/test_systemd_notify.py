@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from tests.conftest import BASE_CONFIG, BUNDLED, HubProcess, copy_model, toml_text
+from tests.conftest import BASE_CONFIG, BUNDLED, HubProcess, copy_model, toml_text, wait_for
 from tests.drawing import png, render
 
 
@@ -60,35 +60,28 @@ def systemd_hub(tmp_path):
 
 def test_ready_then_watchdog_fed_then_starved_by_a_hung_engine(systemd_hub):
     hub, notify = systemd_hub
-    deadline = time.monotonic() + 10
-    while not notify.since(0, "READY=1") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: notify.since(0, "READY=1"), timeout_s=10)
     ready = [m for _, m in notify.messages if "READY=1" in m]
     assert ready == ["READY=1\nSTATUS=1 of 1 model(s) serving"]  # once, and only when the models are loaded
-    time.sleep(1.6)
-    assert len(notify.since(0, "WATCHDOG=1")) >= 2  # fed every 0.5 s (half of WatchdogSec)
-    assert hub.model("digits")["backend"] == "simulated"  # on the simulated TPU, which we now wedge
+    wait_for(lambda: len(notify.since(0, "WATCHDOG=1")) >= 2, timeout_s=5)  # fed (every 0.5 s: half of WatchdogSec)
+    assert hub.model("digits")["backend"] == "simulated"  # on the simulated accelerator, which we now wedge
 
     assert hub.post("/api/testing/faults", json={"device": "sim:0", "hang": True}).json()["hang"]
-    stuck = threading.Thread(target=lambda: requests.post(hub.url + "/api/models/digits/classify",
-                                                          data=png(render(3)), headers={"Content-Type": "image/png"},
-                                                          timeout=30))
+    answered: list[int] = []
+    stuck = threading.Thread(target=lambda: answered.append(requests.post(
+        hub.url + "/api/models/digits/classify", data=png(render(3)), headers={"Content-Type": "image/png"},
+        timeout=30).status_code))
     stuck.start()
-    deadline = time.monotonic() + 6
-    while not notify.since(0, "STATUS=engine hung") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    starved_at = notify.since(0, "STATUS=engine hung")
-    assert starved_at, notify.messages[-5:]
-    assert len(notify.since(0, "WATCHDOG=trigger")) == 1  # systemd restarts at once; asked only once
-    time.sleep(1.5)
-    assert notify.since(starved_at[0] + 0.01, "WATCHDOG=1") == []  # systemd would now kill and restart
+    starved_at = wait_for(lambda: notify.since(0, "STATUS=engine hung"), timeout_s=6)[0]
     assert "engine hung, asking systemd to restart the hub" in hub.log()
+    stuck.join(30)  # the request times out (request_timeout_s = 3 s) while the worker stays wedged
+    assert answered == [504]
+    assert len(notify.since(0, "WATCHDOG=trigger")) == 1  # systemd restarts at once; asked only once
+    assert notify.since(starved_at + 0.01, "WATCHDOG=1") == []  # for those 3 s: systemd would now restart
 
-    hub.post("/api/testing/faults", json={"device": "sim:0", "hang": False})
-    stuck.join(30)
     mended = time.monotonic()
-    time.sleep(1.6)
-    assert notify.since(mended, "WATCHDOG=1")  # fed again once the worker is free
+    hub.post("/api/testing/faults", json={"device": "sim:0", "hang": False})
+    wait_for(lambda: notify.since(mended, "WATCHDOG=1"), timeout_s=5)  # fed again once the worker is free
 
 
 def test_without_systemd_nothing_is_sent(tmp_path, monkeypatch):
