@@ -16,9 +16,10 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
-@pytest.fixture
-def hub(bundled_models, start_hub):
-    return start_hub(bundled_models)
+@pytest.fixture(scope="module")
+def hub(module_models, module_hubs):
+    """One hub for the module's lessons; each test ends its class."""
+    return module_hubs(module_models)
 
 
 @pytest.fixture
@@ -239,3 +240,4 @@ def test_the_pages_work_under_their_own_content_security_policy(hub, browser):
     kiosk.locator("#code", has_text=code).wait_for(timeout=15000)
     assert violations == []
     context.close()
+    session.post(hub.url + "/api/classes/current/end", timeout=10)

@@ -54,7 +54,8 @@ def test_difficulty_follows_the_students_own_answers():
 def test_answers_are_checked_by_the_activity():
     room = Classroom(30)
     s = room.join("Ada", "sid-1")
-    for bad in (None, {}, {"a": "x", "b": 2}, {"a": 3, "b": 99}, {"a": 3, "b": 4, "mode": "telepathy"},
+    for bad in (None, {}, {"a": "x", "b": 2}, {"a": "3", "b": 4}, {"a": True, "b": 4}, {"a": 3.9, "b": 4},
+                {"a": 3, "b": 99}, {"a": 3, "b": 4, "mode": "telepathy"},
                 {"a": 3, "b": 4, "response_ms": -1}, {"a": 3, "b": 4, "response_ms": True}):
         with pytest.raises(BadInput):
             room.record(s, bad)

@@ -189,6 +189,31 @@ def test_a_class_in_process_answers_and_the_teacher_hears_each_answer(app):
     dashboard.disconnect(namespace="/teacher")
 
 
+def test_an_activity_that_cannot_run_here_cannot_be_chosen(in_process, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    copy_model(BUNDLED / "spoken-digits", models)  # no picture model at all
+    app = in_process(models)
+    http, dashboard = app.teacher()
+    listed = {a["name"]: a for a in http.get("/api/activities").get_json()}
+    assert listed["what-is-this"]["unavailable"] == "no picture model is ready"
+    refused = http.post("/api/classes", json={"activity": "what-is-this"})
+    assert refused.status_code == 409 and refused.get_json()["code"] == "activity_unavailable"
+    assert http.post("/api/classes").status_code == 201  # times tables: speaking and typing work
+    code = app.classroom.classes.current.code
+    tablet = app.tablet()
+    modes = call(tablet, "join", {"code": code, "nickname": "Bo"})["activity"]["modes"]
+    assert [m["mode"] for m in modes] == ["speech", "typed"]
+    assert http.post("/api/classes/current/activity", json={"activity": "what-is-this"}).status_code == 409
+    received(dashboard, "student_kicked", "/teacher")
+    student_id = next(iter(app.classroom.classes.current.students))
+    kicked = http.post("/api/classes/current/kick", json={"student_id": student_id})
+    assert kicked.status_code == 200
+    (event,) = received(dashboard, "student_kicked", "/teacher")
+    assert "sid" not in event  # a tablet's connection id never reaches the dashboard
+    app.end_class()
+
+
 def test_pin_attempts_are_rate_limited(app):
     for _ in range(5):
         assert app.http.post("/api/teacher/login", json={"pin": "0000"}).status_code == 401

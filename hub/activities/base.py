@@ -8,7 +8,7 @@ pages draw what `describe` tells them, never a model name of their own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput
 
@@ -52,7 +52,7 @@ class Activity:
         return {"name": self.name, "title": self.title, "summary": self.summary}
 
     def available(self, ctx: ActivityContext) -> str:
-        """"" when it can run on this hub now, else why not (for the teacher)."""
+        """"" when it can run on this hub now, else why not (the teacher cannot choose it then)."""
         return ""
 
     def new_state(self) -> dict:
@@ -72,16 +72,9 @@ class Activity:
         return {}
 
 
-def field(data: Any, key: str, kind: type | tuple, what: str, convert: Callable | None = None) -> Any:
-    """data[key] of the given kind, or BadInput saying what to send."""
-    if not isinstance(data, dict) or key not in data:
-        raise BadInput(f"an answer needs {what}")
-    value = data[key]
-    if convert is not None:
-        try:
-            return convert(value)
-        except (TypeError, ValueError):
-            raise BadInput(f"an answer needs {what}") from None
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise BadInput(f"an answer needs {what}")
+def whole_number(data: Any, key: str, low: int, high: int) -> int:
+    """data[key] as a whole number from low to high (not a string, a fraction or true), or BadInput."""
+    value = data.get(key) if isinstance(data, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadInput(f"an answer needs {key} as a whole number from {low} to {high}")
     return value

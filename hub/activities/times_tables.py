@@ -11,7 +11,7 @@ import secrets
 from typing import Any
 
 from ..errors import BadInput
-from .base import Activity, ActivityContext, Checked, field
+from .base import Activity, ActivityContext, Checked, whole_number
 
 # Difficulty levels: the multiplication tables asked at each one.
 LEVELS = {1: (1, 5, 1, 5), 2: (1, 10, 1, 5), 3: (2, 10, 2, 10), 4: (2, 12, 2, 12), 5: (6, 12, 6, 12)}
@@ -40,9 +40,6 @@ class TimesTables(Activity):
         return {**super().describe(ctx), "modes": [{"mode": m, "model": models[m]} for m in MODES if m in models]
                 + [{"mode": "typed", "model": None}]}
 
-    def available(self, ctx: ActivityContext) -> str:
-        return "" if digit_models(ctx) else "no digit model is ready (pupils can still type their answers)"
-
     def new_state(self) -> dict:
         return {"level": 1, "recent": []}  # recent: [correct and fast] since the level last changed
 
@@ -53,16 +50,13 @@ class TimesTables(Activity):
         return {"a": a, "b": b, "level": level, "text": f"{a} × {b}"}
 
     def check(self, state: dict, data: Any, media, ctx: ActivityContext) -> Checked:
-        a = field(data, "a", int, "whole numbers a and b from 0 to 20", int)
-        b = field(data, "b", int, "whole numbers a and b from 0 to 20", int)
-        if not (0 <= a <= 20 and 0 <= b <= 20):
-            raise BadInput("a and b must be from 0 to 20")
+        a, b = whole_number(data, "a", 0, 20), whole_number(data, "b", 0, 20)
         given = str(data.get("given", "")).strip()[:8]
         mode = str(data.get("mode", "typed"))
         if mode not in (*MODES, "typed"):
             raise BadInput("mode must be handwriting, speech or typed")
         correct = given == str(a * b)
-        self._level(state, correct, int(data.get("response_ms") or 0) if _is_int(data.get("response_ms")) else 0)
+        self._level(state, correct, data.get("response_ms", 0))  # checked by the class before this
         return Checked(f"{a} × {b}", given, str(a * b), correct, mode)
 
     @staticmethod
@@ -80,7 +74,3 @@ class TimesTables(Activity):
 
     def pupil_figures(self, state: dict) -> dict:
         return {"level": state["level"]}
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

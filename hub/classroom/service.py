@@ -12,6 +12,7 @@ from typing import Any
 from .. import activities
 from ..activities import Activity, ActivityContext
 from ..config import Config
+from ..errors import ClassStateError
 from ..events import EventBus
 from .auth import TeacherAuth
 from .state import Answer, ClassRegistry, Classroom, Student
@@ -41,8 +42,15 @@ class ClassroomService:
 
     # --- what the teacher does -------------------------------------------------------------------
 
+    def _choose(self, activity_name: object) -> Activity:
+        activity = activities.get(activity_name)
+        why_not = activity.available(self.context)
+        if why_not:
+            raise ClassStateError(f"{activity.title} cannot run now: {why_not}", "activity_unavailable")
+        return activity
+
     def start_class(self, activity_name: object = None) -> Classroom:
-        activity = activities.get(activity_name if activity_name is not None else activities.DEFAULT)
+        activity = self._choose(activity_name if activity_name is not None else activities.DEFAULT)
         room = self.classes.start(activity)
         log.info("class started (%s)", activity.name)  # no code, no names: logs hold nothing about pupils
         self.bus.publish("class_state", {"state": "running", **room.snapshot()})
@@ -50,7 +58,7 @@ class ClassroomService:
 
     def set_activity(self, activity_name: object) -> Classroom:
         room = self.classes.require()
-        activity = activities.get(activity_name)
+        activity = self._choose(activity_name)
         room.set_activity(activity)
         self.bus.publish("activity", {**room.snapshot(), "described": self.describe(activity)})
         return room

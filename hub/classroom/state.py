@@ -52,6 +52,7 @@ class Student:
     connected: bool = True
     answers: list[Answer] = field(default_factory=list)
     states: dict[str, dict] = field(default_factory=dict)  # activity name -> the pupil's state in it
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # one answer at a time
 
     def state(self, activity: Activity) -> dict:
         return self.states.setdefault(activity.name, activity.new_state())
@@ -116,11 +117,12 @@ class Classroom:
         response_ms = data.get("response_ms", 0) if isinstance(data, dict) else 0
         if isinstance(response_ms, bool) or not isinstance(response_ms, int) or not 0 <= response_ms <= 3_600_000:
             raise BadInput("response_ms must be a whole number of milliseconds, up to 3600000")
-        with self.lock:
+        with student.lock:  # the pupil's own answers one at a time; a photo's inference blocks no one else
             checked: Checked = activity.check(student.state(activity), data, media, ctx)
             answer = Answer(student.id, activity.name, checked.prompt, checked.given, checked.expected,
                             checked.correct, response_ms, checked.mode, time.time())
-            student.answers.append(answer)
+            with self.lock:
+                student.answers.append(answer)
         return answer, checked
 
     def kick(self, student_id: str) -> Student:

@@ -1,24 +1,9 @@
-"""A model the hub knows nothing about: tensors in and out, over /v2 only."""
+"""A model the hub knows nothing about (a drop-in that is not a picture model): tensors in and
+out, over /v2 only. It takes no media, so REST predict and Socket.IO refuse it with the reason."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
-
-from .base import Result, Task
-
-
-@dataclass(frozen=True)
-class Tensors(Result):
-    outputs: list[np.ndarray]
-
-    def to_json(self) -> dict:
-        return {"outputs": [{"shape": list(a.shape), "dtype": str(a.dtype), "data": a.reshape(-1).tolist()}
-                            for a in self.outputs]}
+from .base import Task
 
 
 class TensorTask(Task):
     name = "tensor"
-
-    def decode(self, outputs: list[np.ndarray], spec, options: dict) -> Tensors:
-        return Tensors(outputs)

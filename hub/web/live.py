@@ -127,7 +127,7 @@ class TeacherNamespace(Namespace):
         if not self.live.classroom.auth.check(token or request.cookies.get("hub_teacher")):
             return False  # refused: the client sees a connect_error
         join_room(TEACHERS)
-        self.emit("snapshot", self.live.snapshot(), room=request.sid)
+        self.live.socketio.emit("snapshot", self.live.snapshot(), namespace="/teacher", to=request.sid)
         return True
 
 
@@ -162,7 +162,7 @@ class Live:
             self.to_tablets("class_state", {"state": data.get("state"), "paused": data.get("paused")})
         elif kind == "activity":
             self.to_tablets("activity", data["described"])
-        self.to_teachers(kind, {k: v for k, v in data.items() if k not in ("sids", "described")})
+        self.to_teachers(kind, {k: v for k, v in data.items() if k not in ("sid", "sids", "described")})
 
     def _disconnect_later(self, sid: str) -> None:
         """Let the goodbye message leave first, then release the tablet."""
