@@ -7,7 +7,6 @@ import dataclasses
 import io
 import re
 
-from hub.app import InMemoryRequest
 from hub.config import section_types
 from tests.conftest import ROOT
 
@@ -39,7 +38,35 @@ def test_never_depends_on_the_pypi_package_named_pycoral():
     assert "ai-edge-litert" in names and "pycoral" not in names
 
 
-def test_uploads_stay_in_memory():
-    """Werkzeug spools large multipart uploads to a temporary file; ours never does."""
-    stream = InMemoryRequest._get_file_stream(None, 50_000_000, "image/png", "a.png", 50_000_000)
-    assert isinstance(stream, io.BytesIO)
+def test_uploads_stay_in_memory(in_process, tmp_path, monkeypatch):
+    """Werkzeug spools a multipart upload over 500 KB to a temporary file on disk; ours never
+    does. Every spool Werkzeug would make is a real SpooledTemporaryFile that records rolling
+    over to disk; a 3 MB photo goes through the real app and must not make one."""
+    import tempfile
+
+    from werkzeug import formparser
+
+    from tests.conftest import BUNDLED, copy_model
+    from tests.drawing import photo
+
+    rolled = []
+
+    class Spool(tempfile.SpooledTemporaryFile):
+        def rollover(self):
+            rolled.append(self._max_size)
+            super().rollover()
+
+    monkeypatch.setattr(formparser, "SpooledTemporaryFile", Spool)
+    with Spool(max_size=10) as check:  # the spy itself sees a rollover
+        check.write(b"x" * 100)
+    assert rolled == [10]
+    rolled.clear()
+    models = tmp_path / "models"
+    models.mkdir()
+    copy_model(BUNDLED / "digits", models)
+    app = in_process(models)
+    big = photo(3) + b"\0" * (3 << 20)  # a JPEG with trailing bytes: well over Werkzeug's 500 KB
+    reply = app.http.post("/api/models/digits/classify", data={"image": (io.BytesIO(big), "photo.jpg")},
+                          content_type="multipart/form-data")
+    assert reply.status_code == 200, reply.get_json()
+    assert rolled == []
