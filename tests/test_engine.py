@@ -101,3 +101,38 @@ def test_flood_over_http_gets_only_answers_or_503_with_retry_after(models_dir, s
     assert set(statuses) <= {200, 503} and statuses.count(200) > 0
     assert all(v is not None and int(v) >= 1 for v in retry_after)
     assert hub.get("/v2/health/ready").status_code == 200
+
+
+def test_a_stopped_engine_never_claims_the_device_again(models_dir):
+    """The placement's waiter claims under its lock and ends with the engine: after stop(), the
+    device stays free for others, even when it comes back while the engine was waiting for it."""
+    hub = Hub(load_config(environ={}, overrides={"models": {"dir": str(models_dir)}, "engine": {"cpu_workers": 1},
+                                                 "testing": {"simulated_edgetpu": 1, "probe_interval_s": 0.1}}))
+    hub.start(watch=False)
+    try:
+        engine = hub.registry.get("digits").engine
+        (device,) = hub.pool.accelerators
+        assert engine.status()["backend"] == "simulated" and device.owner == "digits"
+        device.inject(gone=True)
+        x = np.zeros((1, 8, 8, 1), np.int8)
+        assert engine.submit([x]).result(timeout=10).backend == "cpu"  # fell back mid-request
+        waiter = engine.placement._waiter
+        assert waiter is not None and waiter.is_alive()  # waiting for the device to come back
+        engine.stop()
+        device.inject(gone=False)
+        waiter.join(5)
+        assert not waiter.is_alive() and device.owner is None
+        assert hub.pool.claim(hub.registry.get("digits").spec) is device  # free for whoever asks next
+    finally:
+        hub.close()
+
+
+def test_drain_answers_every_accepted_request_then_stops(models_dir):
+    with running_hub(models_dir, cpu_workers=1, queue_size=200) as hub:
+        engine = hub.registry.get("mobilenet").engine
+        accepted = [engine.submit([cat_tensor()]) for _ in range(40)]
+        engine.drain_and_stop(timeout_s=30)
+        assert all(f.result(timeout=0).outputs[0].shape == (1, 1001) for f in accepted)
+        assert engine.executor.workers() == [] and engine.executor.closed
+        with pytest.raises(Exception, match="reloaded"):
+            engine.submit([cat_tensor()])

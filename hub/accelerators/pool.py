@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from .base import OK, Accelerator
+from .base import FAILED, OK, Accelerator, AcceleratorUnavailable
 
 if TYPE_CHECKING:
     from ..manifest import ModelSpec
@@ -26,13 +26,25 @@ class AcceleratorPool:
         return any(acc.accepts(spec) for acc in self.accelerators)
 
     def claim(self, spec: "ModelSpec") -> Accelerator | None:
-        """A free, healthy device that runs `spec`, now owned by it; None: the model uses the CPU."""
+        """A free, healthy device that runs `spec`, now owned by it; None: the model uses the CPU.
+        A free device that failed is checked again first (its last owner may have stopped
+        waiting for it)."""
         with self._changed:
             for acc in self.accelerators:
-                if acc.owner is None and acc.state == OK and acc.accepts(spec):
+                if acc.owner is None and acc.accepts(spec) and self._healthy(acc):
                     acc.owner = spec.name
                     return acc
         return None
+
+    @staticmethod
+    def _healthy(acc: Accelerator) -> bool:
+        if acc.state == FAILED:
+            try:
+                acc.check()
+            except AcceleratorUnavailable:
+                return False
+            acc.set_state(OK)
+        return acc.state == OK
 
     def release(self, acc: Accelerator) -> None:
         with self._changed:
