@@ -227,6 +227,26 @@ def module_models(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def zoo_models(module_models) -> Path:
+    """The bundled models, and Coral's MobileNet when ../shared is there."""
+    if (CORAL / "mobilenet_v1_0.25_128_quant.tflite").exists():
+        coral_model(module_models, "mobilenet", ["mobilenet_v1_0.25_128_quant.tflite", "imagenet_labels.txt"])
+    return module_models
+
+
+@pytest.fixture(scope="module")
+def zoo_hub(zoo_models, module_hubs):
+    """One real hub over zoo_models for a module's tests."""
+    return module_hubs(zoo_models)
+
+
+@pytest.fixture(scope="module")
+def zoo_app(zoo_models, in_process):
+    """The same models in process (limits.max_body_bytes 64 KB, to reach 413 cheaply)."""
+    return in_process(zoo_models, limits={"max_body_bytes": 65536})
+
+
 class InProcessHub:
     """The whole app in this process: Flask's test client for HTTP, Flask-SocketIO's for Socket.IO.
     The real registry, engine and interpreters; no sockets, no server process."""

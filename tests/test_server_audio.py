@@ -13,16 +13,6 @@ from tests.test_audio_features import tone, wav_bytes
 FSDD = SHARED / "data" / "fsdd" / "recordings"
 
 
-@pytest.fixture(scope="module")
-def hub(module_models, module_hubs):
-    return module_hubs(module_models)
-
-
-@pytest.fixture(scope="module")
-def app(module_models, in_process):
-    return in_process(module_models)
-
-
 def fsdd_test_files(count: int) -> list:
     if not FSDD.is_dir():
         pytest.skip(f"the Free Spoken Digit Dataset is not in {FSDD} (../shared is absent)")
@@ -30,20 +20,20 @@ def fsdd_test_files(count: int) -> list:
     return files[:: max(1, len(files) // count)][:count]
 
 
-def test_spoken_digits_model_is_listed_as_audio(hub):
-    model = hub.model("spoken-digits")
+def test_spoken_digits_model_is_listed_as_audio(zoo_hub):
+    model = zoo_hub.model("spoken-digits")
     assert model["status"] == "ready" and model["task"] == "audio-classification"
 
 
-def test_held_out_recordings_are_recognised_as_wav_and_multipart(hub):
+def test_held_out_recordings_are_recognised_as_wav_and_multipart(zoo_hub):
     right = total = 0
     for i, path in enumerate(fsdd_test_files(40)):
         data = path.read_bytes()
         if i % 2:
-            reply = hub.post("/api/models/spoken-digits/classify?top_k=2", data=data,
+            reply = zoo_hub.post("/api/models/spoken-digits/classify?top_k=2", data=data,
                              headers={"Content-Type": "audio/wav"})
         else:
-            reply = hub.post("/api/models/spoken-digits/classify?top_k=2", files={"audio": ("a.wav", data)})
+            reply = zoo_hub.post("/api/models/spoken-digits/classify?top_k=2", files={"audio": ("a.wav", data)})
         assert reply.status_code == 200, reply.text
         body = reply.json()
         assert len(body["predictions"]) == 2 and body["backend"] == "cpu"
@@ -52,15 +42,15 @@ def test_held_out_recordings_are_recognised_as_wav_and_multipart(hub):
     assert right / total >= 0.9
 
 
-def test_raw_pcm_at_the_tablets_own_rate_is_resampled(hub):
+def test_raw_pcm_at_the_tablets_own_rate_is_resampled(zoo_hub):
     path = fsdd_test_files(10)[3]
     x, rate = decode_wav(path.read_bytes())
     pcm = (resample(x, rate, 48000) * 32767).astype("<i2").tobytes()
-    reply = hub.post("/api/models/spoken-digits/classify", data=pcm,
+    reply = zoo_hub.post("/api/models/spoken-digits/classify", data=pcm,
                      headers={"Content-Type": "audio/L16;rate=48000"})
     assert reply.status_code == 200, reply.text
     assert reply.json()["predictions"][0]["label"] == path.name[0]
-    reply = hub.post("/api/models/spoken-digits/classify?sample_rate=48000", data=pcm,
+    reply = zoo_hub.post("/api/models/spoken-digits/classify?sample_rate=48000", data=pcm,
                      headers={"Content-Type": "audio/L16"})
     assert reply.status_code == 200
 
@@ -73,19 +63,19 @@ def test_raw_pcm_at_the_tablets_own_rate_is_resampled(hub):
     (None, "image/png", 400, "send audio"),
     (b"\x00" * 10, "audio/ogg", 415, "audio/wav"),
 ])
-def test_bad_recordings_are_json_errors_and_the_hub_goes_on(app, body, ctype, code, fragment):
+def test_bad_recordings_are_json_errors_and_the_hub_goes_on(zoo_app, body, ctype, code, fragment):
     if body is None and ctype == "audio/wav":
         body = wav_bytes(np.zeros(4000, np.float32), 8000)
     elif body is None:
         body = png(render(3))
-    reply = app.http.post("/api/models/spoken-digits/classify", data=body, headers={"Content-Type": ctype})
+    reply = zoo_app.http.post("/api/models/spoken-digits/classify", data=body, headers={"Content-Type": ctype})
     assert reply.status_code == code
     assert fragment in reply.get_json()["error"]
-    assert app.http.post("/api/models/spoken-digits/classify", data=wav_bytes(tone(), 8000),
+    assert zoo_app.http.post("/api/models/spoken-digits/classify", data=wav_bytes(tone(), 8000),
                          headers={"Content-Type": "audio/wav"}).status_code == 200
 
 
-def test_audio_sent_to_an_image_model_is_refused(app):
-    reply = app.http.post("/api/models/digits/classify", data=wav_bytes(tone(), 8000),
+def test_audio_sent_to_an_image_model_is_refused(zoo_app):
+    reply = zoo_app.http.post("/api/models/digits/classify", data=wav_bytes(tone(), 8000),
                           headers={"Content-Type": "audio/wav"})
     assert reply.status_code == 400 and "send an image" in reply.get_json()["error"]

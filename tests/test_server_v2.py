@@ -7,24 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import CORAL, coral_model
-
-
-@pytest.fixture(scope="module")
-def models(module_models):
-    if (CORAL / "mobilenet_v1_0.25_128_quant.tflite").exists():
-        coral_model(module_models, "mobilenet", ["mobilenet_v1_0.25_128_quant.tflite", "imagenet_labels.txt"])
-    return module_models
-
-
-@pytest.fixture(scope="module")
-def hub(models, module_hubs):
-    return module_hubs(models)
-
-
-@pytest.fixture(scope="module")
-def app(models, in_process):
-    return in_process(models)
+from tests.conftest import CORAL
 
 
 def digit_tensor(value: int = 0) -> np.ndarray:
@@ -36,32 +19,32 @@ def v2_body(array: np.ndarray, name: str = "serving_default_x:0", datatype: str 
                                        "data": array.reshape(-1).tolist()}], **extra}
 
 
-def test_server_and_health_endpoints(hub):
-    meta = hub.get("/v2").json()
+def test_server_and_health_endpoints(zoo_hub):
+    meta = zoo_hub.get("/v2").json()
     assert meta["name"] == "classroom-hub" and "binary_tensor_data" in meta["extensions"]
-    assert hub.get("/v2/health/live").status_code == 200
-    assert hub.get("/v2/health/ready").status_code == 200
-    assert hub.get("/v2/models/digits/ready").status_code == 200
-    assert hub.get("/v2/models/digits/versions/1/ready").status_code == 200
-    assert hub.get("/v2/models/nope/ready").status_code == 404
+    assert zoo_hub.get("/v2/health/live").status_code == 200
+    assert zoo_hub.get("/v2/health/ready").status_code == 200
+    assert zoo_hub.get("/v2/models/digits/ready").status_code == 200
+    assert zoo_hub.get("/v2/models/digits/versions/1/ready").status_code == 200
+    assert zoo_hub.get("/v2/models/nope/ready").status_code == 404
 
 
-def test_model_metadata(hub):
-    meta = hub.get("/v2/models/digits").json()
+def test_model_metadata(zoo_hub):
+    meta = zoo_hub.get("/v2/models/digits").json()
     assert meta["name"] == "digits" and meta["versions"] == ["1"]
     assert meta["inputs"] == [{"name": "serving_default_x:0", "datatype": "INT8", "shape": [1, 8, 8, 1]}]
     assert meta["outputs"][0]["datatype"] == "INT8" and meta["outputs"][0]["shape"] == [1, 10]
-    assert hub.get("/v2/models/digits/versions/7").status_code == 404
+    assert zoo_hub.get("/v2/models/digits/versions/7").status_code == 404
 
 
-def test_infer_json_matches_the_raw_interpreter(hub):
+def test_infer_json_matches_the_raw_interpreter(zoo_hub):
     from ai_edge_litert.interpreter import Interpreter
 
     from tests.conftest import BUNDLED
 
     rng = np.random.default_rng(0)
     x = rng.integers(-128, 127, (1, 8, 8, 1)).astype(np.int8)
-    reply = hub.post("/v2/models/digits/infer", json=v2_body(x))
+    reply = zoo_hub.post("/v2/models/digits/infer", json=v2_body(x))
     assert reply.status_code == 200, reply.text
     body = reply.json()
     assert body["model_name"] == "digits" and body["id"] == "req-1"
@@ -90,28 +73,28 @@ BAD_V2 = [
 
 
 @pytest.mark.parametrize("name,body,words", BAD_V2, ids=[b[0] for b in BAD_V2])
-def test_bad_tensors_are_400_with_protocol_error(app, name, body, words):
-    reply = app.http.post("/v2/models/digits/infer", json=body)
+def test_bad_tensors_are_400_with_protocol_error(zoo_app, name, body, words):
+    reply = zoo_app.http.post("/v2/models/digits/infer", json=body)
     assert reply.status_code == 400, reply.text
     assert words in reply.get_json()["error"]
 
 
-def test_not_json_is_400(app):
-    reply = app.http.post("/v2/models/digits/infer", data=b"{nope", headers={"Content-Type": "application/json"})
+def test_not_json_is_400(zoo_app):
+    reply = zoo_app.http.post("/v2/models/digits/infer", data=b"{nope", headers={"Content-Type": "application/json"})
     assert reply.status_code == 400 and "JSON" in reply.get_json()["error"]
 
 
-def test_unknown_model_is_404(app):
-    assert app.http.post("/v2/models/nope/infer", json=v2_body(digit_tensor())).status_code == 404
+def test_unknown_model_is_404(zoo_app):
+    assert zoo_app.http.post("/v2/models/nope/infer", json=v2_body(digit_tensor())).status_code == 404
 
 
-def test_binary_extension_round_trip(hub):
+def test_binary_extension_round_trip(zoo_hub):
     x = digit_tensor(5)
     head = json.dumps({"inputs": [{"name": "serving_default_x:0", "shape": [1, 8, 8, 1], "datatype": "INT8",
                                    "parameters": {"binary_data_size": 64}}],
-                       "outputs": [{"name": hub.get("/v2/models/digits").json()["outputs"][0]["name"],
+                       "outputs": [{"name": zoo_hub.get("/v2/models/digits").json()["outputs"][0]["name"],
                                     "parameters": {"binary_data": True}}]}).encode()
-    reply = hub.post("/v2/models/digits/infer", data=head + x.tobytes(),
+    reply = zoo_hub.post("/v2/models/digits/infer", data=head + x.tobytes(),
                      headers={"Inference-Header-Content-Length": str(len(head)),
                               "Content-Type": "application/octet-stream"})
     assert reply.status_code == 200, reply.text
@@ -121,9 +104,9 @@ def test_binary_extension_round_trip(hub):
     assert len(reply.content) == n + 10
 
 
-def test_tritonclient_unmodified(hub):
+def test_tritonclient_unmodified(zoo_hub):
     http = pytest.importorskip("tritonclient.http")
-    client = http.InferenceServerClient(url=hub.url.removeprefix("http://"))
+    client = http.InferenceServerClient(url=zoo_hub.url.removeprefix("http://"))
     assert client.is_server_live() and client.is_server_ready()
     assert client.is_model_ready("digits")
     meta = client.get_model_metadata("digits")
@@ -144,11 +127,11 @@ def test_tritonclient_unmodified(hub):
         client.infer("digits", [bad])
 
 
-def test_coral_mobilenet_over_v2_uint8(hub, coral):
+def test_coral_mobilenet_over_v2_uint8(zoo_hub, coral):
     import cv2
 
     cat = cv2.resize(cv2.imread(str(CORAL / "cat.bmp"))[:, :, ::-1], (128, 128))[None]
-    reply = hub.post("/v2/models/mobilenet/infer",
+    reply = zoo_hub.post("/v2/models/mobilenet/infer",
                      json=v2_body(cat, name="input", datatype="UINT8"))
     assert reply.status_code == 200, reply.text
     scores = np.array(reply.json()["outputs"][0]["data"])

@@ -10,6 +10,7 @@ import importlib
 import logging
 from typing import TYPE_CHECKING
 
+from ..plugins import Registry
 from .base import Accelerator, AcceleratorUnavailable, Found, Kind
 from .pool import AcceleratorPool
 
@@ -19,14 +20,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 BUILTIN = ("edgetpu", "simulated")  # order matters: real devices are claimed first
-KINDS: dict[str, Kind] = {}
-
-
-def register(kind: Kind) -> Kind:
-    if kind.name in KINDS:
-        raise ValueError(f"accelerator kind {kind.name!r} is registered twice")
-    KINDS[kind.name] = kind
-    return kind
+KINDS: Registry[Kind] = Registry("accelerator kind", lambda names: ValueError(f"the kind must be one of {names}"))
+register = KINDS.register
 
 
 for _module in BUILTIN:

@@ -6,29 +6,17 @@ A manifest's `task` names one of these. To add a task, write its module (a `Task
 from __future__ import annotations
 
 from ..errors import ModelError
+from ..plugins import Registry
 from .base import Media, Picture, Result, Sound, Task
 from .classification import AudioClassification, ImageClassification
 from .tensor import TensorTask
 
-TASKS: dict[str, Task] = {}
-
-
-def register(task: Task) -> Task:
-    if task.name in TASKS:
-        raise ValueError(f"task {task.name!r} is registered twice")
-    TASKS[task.name] = task
-    return task
-
+TASKS: Registry[Task] = Registry("task", lambda names: ModelError(f"the task must be one of {names}"))
+register = TASKS.register
+get = TASKS.require
 
 for _task in (ImageClassification(), AudioClassification(), TensorTask()):
     register(_task)
-
-
-def get(name: str) -> Task:
-    task = TASKS.get(name)
-    if task is None:
-        raise ModelError(f"task {name!r} is not one of {', '.join(sorted(TASKS))}")
-    return task
 
 
 __all__ = ["Media", "Picture", "Result", "Sound", "Task", "TASKS", "get", "register"]
