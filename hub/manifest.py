@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .errors import ModelError
 
 SCHEMA_VERSION = 1
@@ -43,7 +45,8 @@ class TensorSpec:
     @classmethod
     def from_details(cls, d: dict) -> "TensorSpec":
         scale, zero = d.get("quantization", (0.0, 0))
-        return cls(d["name"], tuple(int(x) for x in d["shape"]), str(d["dtype"]), float(scale), int(zero))
+        dtype = d["dtype"] if isinstance(d["dtype"], str) else np.dtype(d["dtype"]).name  # np.int8 -> "int8"
+        return cls(d["name"], tuple(int(x) for x in d["shape"]), dtype, float(scale), int(zero))
 
     def to_json(self) -> dict:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype,

@@ -17,11 +17,13 @@ import numpy as np
 
 from hub.adapters.audio import FeatureParams, decode_wav, features, resample
 from hub.errors import BadInput
-from hub.manifest import NAME_PATTERN, parse_labels
+from hub.loader import output_activation
+from hub.manifest import NAME_PATTERN, TensorSpec, parse_labels
 
 from . import progress
 from .conditions import AUDIO_SNRS_DB, image_conditions, mix_at_snr, pink_noise
 from .errors import GateRefused, QuantizeError
+from .evaluate import Runner
 from .pipeline import (
     Outcome,
     calibration_set,
@@ -40,6 +42,7 @@ from .writer import file_entry
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 AUDIO_SUFFIXES = {".wav"}
 RECURRENT = {"GRU", "LSTM", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM2D", "GRUCell", "LSTMCell"}
+KERAS_ACTIVATIONS = {"softmax": "softmax", "sigmoid": "sigmoid", "linear": "logits"}  # -> output.activation
 
 
 @dataclass(frozen=True)
@@ -93,9 +96,13 @@ def load_model(path: Path):
         if not (path / "saved_model.pb").exists():
             raise QuantizeError(f"{path} is a folder but not a SavedModel (no saved_model.pb)")
         try:
-            return keras.models.load_model(str(path), compile=False), True
-        except Exception:  # noqa: BLE001 - a SavedModel Keras did not write: convert its signature instead
-            return SavedModelFunction(path), False
+            model = keras.models.load_model(str(path), compile=False)
+        except Exception:  # noqa: BLE001 - not one Keras can read
+            model = None
+        if isinstance(model, keras.Model):
+            return model, True
+        # A SavedModel Keras did not write (tf_keras loads it as a bare object, or fails): convert its signature
+        return SavedModelFunction(path), False
     if path.suffix not in (".keras", ".h5", ".hdf5"):
         raise QuantizeError(f"{path.name}: give a .keras or .h5 file, or a SavedModel folder")
     try:
@@ -138,6 +145,22 @@ def input_shape_of(model) -> tuple[int, ...]:
         raise QuantizeError(f"the model's input shape {list(shape)} is not fixed; the hub and the Edge TPU need "
                             "static shapes: rebuild it with a fixed Input(shape=...)")
     return tuple(int(d) for d in dims)
+
+
+def activation_of(model, int8: bytes) -> str:
+    """What the model's output is (the manifest's output.activation): a Keras model's last layer
+    says; where it cannot (a non-Keras SavedModel, another activation), the converted int8 file's
+    output quantization, by the rule the hub applies to an undeclared output."""
+    layer = model
+    while getattr(layer, "layers", None):  # the last layer of a nested model
+        layer = layer.layers[-1]
+    if type(layer).__name__ == "Softmax":
+        return "softmax"
+    name = getattr(getattr(layer, "activation", None), "__name__", None)
+    if name in KERAS_ACTIVATIONS:
+        return KERAS_ACTIVATIONS[name]
+    out = Runner(int8).output
+    return output_activation((TensorSpec.from_details(out),))
 
 
 def _files(folder: Path, suffixes: set[str]) -> list[Path]:
@@ -308,7 +331,8 @@ def convert_model(options: ConvertOptions) -> Outcome:
                   "split": f"evaluated on {options.eval}" if options.eval else "not evaluated (no --eval)",
                   "seed": options.seed, "fine_tune_epochs": fine_tune, **environment(),
                   "built_in_s": round(time.time() - started, 1)}
-    manifest = manifest_for(name, task, labels, shape, preprocess, outcome, variants, provenance)
+    manifest = manifest_for(name, task, labels, shape, preprocess, outcome, variants, provenance,
+                            activation_of(model, shipped.content))
     from .build import _write
 
     outcome.folder = _write(options.out.parent, name, files, manifest, outcome)

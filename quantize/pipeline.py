@@ -214,7 +214,9 @@ def print_summary(outcome: Outcome) -> None:
 
 
 def manifest_for(name: str, task: str, labels: tuple[str, ...], shape: tuple[int, ...], preprocess: dict,
-                 outcome: Outcome, files: dict[str, dict], provenance: dict) -> dict:
+                 outcome: Outcome, files: dict[str, dict], provenance: dict, activation: str = "softmax") -> dict:
+    """`activation`: what the output already is (the hub's output.activation). Our recipes end in a
+    softmax Dense layer; `convert` says what the user's model ends in."""
     shipped, reference = outcome.shipped, outcome.float_result
     metrics = {
         "shipped": shipped.name,
@@ -230,6 +232,7 @@ def manifest_for(name: str, task: str, labels: tuple[str, ...], shape: tuple[int
         "task": task,
         "labels": list(labels),
         "input": {"shape": [1, *shape], "dtype": shipped.io_dtype or "int8", "preprocess": preprocess},
+        "output": {"activation": activation},
         "variants": files,
         "metrics": metrics,
         "edgetpu": outcome.edgetpu,

@@ -53,6 +53,7 @@ def test_digits_build_measures_every_variant_and_meets_the_targets(built_digits)
     assert manifest["variants"]["cpu"]["variant"] == metrics["shipped"]
     assert manifest["edgetpu"]["check"]["verdict"] == "ready"
     assert manifest["provenance"]["converter"].startswith("TFLiteConverter")
+    assert manifest["output"] == {"activation": "softmax"}  # the recipe ends in a softmax Dense layer
     report = json.loads((built_digits / "report.json").read_text())
     assert {v["name"] for v in report["variants"]} == ALL_VARIANTS
     assert "| qat-int8" in (built_digits / "report.md").read_text()
@@ -104,6 +105,7 @@ def test_spoken_digits_short_build_writes_an_audio_model(tmp_path):
     assert manifest["task"] == "audio-classification"
     assert manifest["input"]["preprocess"]["kind"] == "audio"
     assert manifest["input"]["shape"] == [1, 61, 40, 1]
+    assert manifest["output"] == {"activation": "softmax"}
     conditions = manifest["metrics"]["variants"]["int8"]["conditions"]
     assert {"room noise 20 dB", "room noise 10 dB", "room noise 5 dB", "children talking 10 dB"} == set(conditions)
     from hub.loader import load_model
@@ -164,9 +166,11 @@ def test_convert_a_users_model_with_eval_and_train(user_project, tmp_path):
     assert set(manifest["metrics"]["variants"]) == ALL_VARIANTS
     assert manifest["labels"] == LABELS and manifest["input"]["preprocess"]["value_range"] == [0.0, 1.0]
     assert manifest["input"]["preprocess"]["color"] == "gray"
+    assert manifest["output"] == {"activation": "softmax"}  # from the model's last layer
     from hub.loader import load_model
 
-    assert load_model(out, 60).spec.labels == tuple(LABELS)
+    loaded = load_model(out, 60)
+    assert loaded.spec.labels == tuple(LABELS) and loaded.spec.activation == "softmax"
 
 
 def test_convert_without_eval_gates_on_agreement_and_skips_training_variants(user_project, tmp_path):
@@ -179,6 +183,54 @@ def test_convert_without_eval_gates_on_agreement_and_skips_training_variants(use
     assert set(skipped) == {"qat-int8", "pruned-int8", "clustered-int8"}
     assert all("--train" in why for why in skipped.values())
     assert cv2.imdecode(np.frombuffer((out / "report.png").read_bytes(), np.uint8), cv2.IMREAD_COLOR) is not None
+    assert json.loads((out / "manifest.json").read_text())["output"] == {"activation": "softmax"}
+
+
+@pytest.mark.parametrize("last,activation", [
+    ("sigmoid", "sigmoid"), ("linear", "logits"), ("Softmax", "softmax"), ("ReLU", "logits"),
+])
+def test_convert_declares_what_a_keras_model_ends_in(user_project, tmp_path, last, activation):
+    """The last layer says; where it cannot (a ReLU layer), the int8 file's output quantization does."""
+    import tf_keras as keras
+
+    layers = [keras.layers.Input((16, 16, 1)), keras.layers.Flatten()]
+    if last in ("sigmoid", "linear"):
+        layers.append(keras.layers.Dense(3, activation=last))
+    else:
+        layers += [keras.layers.Dense(3), getattr(keras.layers, last)()]
+    keras.Sequential(layers).save(tmp_path / "m.keras")
+    p, out = user_project, tmp_path / "models" / "ends"
+    assert quantize_cli("convert", tmp_path / "m.keras", "--calib", p / "calib", "--labels", p / "labels.txt",
+                        "--out", out, "--max-drop", "100") == 0
+    assert json.loads((out / "manifest.json").read_text())["output"] == {"activation": activation}
+
+
+@pytest.mark.parametrize("softmax", [False, True], ids=["logits", "softmax"])
+def test_convert_a_plain_savedmodel_declares_its_output_from_the_int8_file(user_project, tmp_path, softmax):
+    """A SavedModel that Keras did not write says nothing of its activation: the converted file's
+    output quantization does (scale 1/256, zero point -128 for a softmax), and the hub agrees."""
+    rng = np.random.default_rng(0)
+
+    class Plain(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(rng.normal(size=(256, 3)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 16, 16, 1], tf.float32)])
+        def __call__(self, x):
+            logits = tf.matmul(tf.reshape(x, [-1, 256]), self.w)
+            return {"scores": tf.nn.softmax(logits) if softmax else logits}
+
+    model = Plain()
+    tf.saved_model.save(model, str(tmp_path / "plain"), signatures=model.__call__)
+    p, out = user_project, tmp_path / "models" / "plain"
+    assert quantize_cli("convert", tmp_path / "plain", "--calib", p / "calib", "--labels", p / "labels.txt",
+                        "--out", out, "--max-drop", "100") == 0
+    expected = "softmax" if softmax else "logits"
+    assert json.loads((out / "manifest.json").read_text())["output"] == {"activation": expected}
+    from hub.loader import load_model
+
+    assert load_model(out, 60).spec.activation == expected
 
 
 @pytest.mark.parametrize("case,fragment", [
