@@ -13,10 +13,11 @@ import requests
 from tests.conftest import ROOT, coral_model, free_port
 
 
-def run(*args, timeout=600, **kw):
+def run(*args, timeout=600, cwd_override=None, **kw):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_HUB_")}
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env=env, **kw)
+    env["PYTHONPATH"] = str(ROOT)  # the package, whatever folder the command runs in
+    return subprocess.run([sys.executable, *args], cwd=cwd_override or ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=env, **kw)
 
 
 def test_models_table(models_dir, coral):
@@ -29,6 +30,17 @@ def test_models_table(models_dir, coral):
     accuracy = json.loads((models_dir / "digits" / "manifest.json").read_text())["variants"]["cpu"]["accuracy"]
     assert "ready" in digits and "cpu" in digits and f"{accuracy:.1%}" in digits and "KB" in digits
     assert "unavailable" in next(line for line in lines if line.startswith("lstm"))
+
+
+def test_a_models_folder_relative_to_where_the_command_runs(models_dir):
+    """`classroom-hub models mymodels` means the caller's folder, although the probe child runs
+    in the package's own folder (a wheel install showed FileNotFoundError for every model)."""
+    elsewhere = models_dir.parent
+    models_dir.rename(elsewhere / "mymodels")
+    assert not (ROOT / "mymodels").exists()
+    done = run("-m", "hub", "models", "mymodels", "--config", os.devnull, cwd_override=elsewhere)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ready" in next(line for line in done.stdout.splitlines() if line.startswith("digits"))
 
 
 def test_serve_prints_the_url_when_ready(models_dir):
