@@ -33,7 +33,7 @@ def digit_models(ctx: ActivityContext) -> dict[str, str]:
 class TimesTables(Activity):
     name = "times-tables"
     title = "Times tables"
-    summary = "Flashcards answered by writing or speaking, at each pupil's own level"
+    summary = "Flashcards answered by writing, speaking or typing, at each pupil's own level"
 
     def describe(self, ctx: ActivityContext) -> dict:
         models = digit_models(ctx)
