@@ -9,7 +9,7 @@ import pytest
 from hub.accelerators import AcceleratorUnavailable, build_pool
 from hub.accelerators.edgetpu import load_edgetpu_delegate
 from hub.config import load_config
-from hub.manifest import read_spec
+from hub.manifest import ModelSpec, Preprocess, Variant
 from hub.runtime.litert import select_runtime
 from tests.conftest import coral_model, wait_for
 from tests.drawing import png, render
@@ -24,9 +24,8 @@ def test_real_load_delegate_fails_with_the_reason(tmp_path):
     pool = build_pool(load_config(environ={}, overrides={"edgetpu": {"devices": ["usb:0"]}}), runtime)
     (acc,) = pool.accelerators
     assert acc.kind == "edgetpu" and acc.state == "unavailable" and "libedgetpu.so.1" in acc.reason
-    compiled = coral_model(tmp_path, "mobilenet", ["mobilenet_v1_0.25_128_quant.tflite",
-                                                   "mobilenet_v1_0.25_128_quant_edgetpu.tflite"])
-    spec = read_spec(compiled)
+    spec = ModelSpec("m", "image-classification", (), Preprocess(),
+                     {"cpu": Variant("cpu", tmp_path / "m.tflite"), "edgetpu": Variant("edgetpu", tmp_path / "m_edgetpu.tflite")})
     assert acc.accepts(spec) and pool.could_serve(spec)
     assert pool.claim(spec) is None  # an unavailable TPU is never handed out
     assert "libedgetpu.so.1" in pool.why_not(spec)
