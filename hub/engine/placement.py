@@ -119,7 +119,7 @@ class Placement:
         acc = worker.accelerator
         assert acc is not None
         with self._lock:
-            if not self.executor.retire(worker):
+            if worker not in self.executor.workers():
                 return bool(self.executor.workers())  # another job already moved the model
             acc.set_state("failed", str(exc))
             self.reason = f"{acc.name} failed: {exc}"
@@ -127,7 +127,9 @@ class Placement:
             log.warning("%s: %s %s failed mid-run (%s); moving to the CPU", self.name, acc.kind, acc.name, exc,
                         extra={"fields": {"MODEL": self.name, "BACKEND": CPU, "DEVICE": acc.name}})
             if CPU in self.spec.serving_variants:
-                self._start_cpu()
+                self._start_cpu()  # one swap: never a moment without workers, so no request is refused
+            else:
+                self.executor.retire(worker)
         self.publish("fallback", {"model": self.name, "device": acc.name, "reason": str(exc)})
         self._wait_for_device()
         return bool(self.executor.workers())
