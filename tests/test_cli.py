@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 import requests
 
 from tests.conftest import ROOT, coral_model, free_port

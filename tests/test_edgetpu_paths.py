@@ -25,7 +25,8 @@ def test_real_load_delegate_fails_with_the_reason(tmp_path):
     (acc,) = pool.accelerators
     assert acc.kind == "edgetpu" and acc.state == "unavailable" and "libedgetpu.so.1" in acc.reason
     spec = ModelSpec("m", "image-classification", (), Preprocess(),
-                     {"cpu": Variant("cpu", tmp_path / "m.tflite"), "edgetpu": Variant("edgetpu", tmp_path / "m_edgetpu.tflite")})
+                     {"cpu": Variant("cpu", tmp_path / "m.tflite"),
+                      "edgetpu": Variant("edgetpu", tmp_path / "m_edgetpu.tflite")})
     assert acc.accepts(spec) and pool.could_serve(spec)
     assert pool.claim(spec) is None  # an unavailable TPU is never handed out
     assert "libedgetpu.so.1" in pool.why_not(spec)

@@ -152,7 +152,8 @@ def test_predict_answers_for_any_task_and_classify_only_for_classifiers(zoo_app)
     heard = zoo_app.http.post("/api/models/spoken-digits/predict", data=wav_bytes(tone(0.5), 8000),
                           headers={"Content-Type": "audio/wav"}).get_json()
     assert heard["task"] == "audio-classification" and len(heard["predictions"]) == 3
-    wrong = zoo_app.http.post("/api/models/spoken-digits/predict", data=png(render(4)), headers={"Content-Type": "image/png"})
+    wrong = zoo_app.http.post("/api/models/spoken-digits/predict", data=png(render(4)),
+                              headers={"Content-Type": "image/png"})
     assert wrong.status_code == 400 and "takes a recording" in wrong.get_json()["error"]
 
 
