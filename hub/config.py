@@ -68,6 +68,8 @@ class TeacherConfig:
 class ClassroomConfig:
     data_dir: str = "data"  # the hashed PIN (and nothing about pupils) is kept here
     max_students: int = 60  # tablets that may join one class
+    answer_burst: int = 5  # answers one pupil may send at once ...
+    answers_per_s: float = 1.0  # ... and then this many a second: no child is slowed, a script is
     public_url: str = ""  # the address tablets use, shown on the kiosk and its QR code; empty: guessed
 
 
@@ -181,6 +183,8 @@ _RULES: dict[str, tuple] = {
     "teacher.lockout_s": (lambda v: 1 <= v <= 3600, "seconds from 1 to 3600"),
     "teacher.session_hours": (lambda v: 0.1 <= v <= 168, "hours from 0.1 to 168"),
     "classroom.max_students": (lambda v: 1 <= v <= 500, "a count from 1 to 500"),
+    "classroom.answer_burst": (lambda v: 1 <= v <= 1000, "a count from 1 to 1000"),
+    "classroom.answers_per_s": (lambda v: 0.1 <= v <= 1000, "answers a second, from 0.1 to 1000"),
     "classroom.public_url": (lambda v: v == "" or v.startswith(("http://", "https://")),
                              'empty, or the address tablets type, like "http://hub.local:8080"'),
 }

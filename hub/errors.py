@@ -71,6 +71,17 @@ class TooManyAttempts(HubError):
         self.retry_after_s = retry_after_s
 
 
+class RateLimited(HubError):
+    """One pupil sent answers faster than any person can: wait, then go on."""
+
+    status = 429
+    code = "too_fast"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message, retry_after_s=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
 class ClassStateError(HubError):
     """The request does not fit the class as it is (no class running, already running, paused)."""
 

@@ -8,14 +8,20 @@ import pytest
 
 from hub import activities
 from hub.activities.times_tables import LEVELS
-from hub.classroom.state import CODE_ALPHABET, CODE_LENGTH, CSV_COLUMNS, ClassRegistry, Classroom
-from hub.errors import BadInput, ClassStateError
+from hub.classroom.state import CODE_ALPHABET, CODE_LENGTH, CSV_COLUMNS, AnswerLimits, ClassRegistry, Classroom
+from hub.errors import BadInput, ClassStateError, RateLimited
+from hub.ratelimit import TokenBucket
+
+UNLIMITED = AnswerLimits(burst=10_000, per_s=10_000)
 
 
-def answer(room, student, right: bool, ms: int = 2000):
+def answer(room, student, right: bool, seconds: float = 2.0):
+    """The pupil answers the question the hub asks, after `seconds` by the hub's clock."""
     q = room.question_for(student)
+    student.asked_at -= seconds  # as if the pupil had taken that long
     given = str(q["a"] * q["b"]) if right else str(q["a"] * q["b"] + 1)
-    answer, _ = room.record(student, {"a": q["a"], "b": q["b"], "given": given, "response_ms": ms})
+    answer, _ = room.record(student, {"a": q["a"], "b": q["b"], "given": given, "response_ms": 1})
+    assert 1000 * seconds <= answer.response_ms < 1000 * seconds + 1000  # the hub's time, not the tablet's
     return answer
 
 
@@ -31,7 +37,7 @@ def test_codes_are_readable_across_a_room():
 
 
 def test_difficulty_follows_the_students_own_answers():
-    room = Classroom(30)
+    room = Classroom(30, limits=UNLIMITED)
     s = room.join("Ada", "sid-1")
     assert level(room, s) == 1
     for _ in range(3):
@@ -41,7 +47,7 @@ def test_difficulty_follows_the_students_own_answers():
     lo_a, hi_a, lo_b, hi_b = LEVELS[2]
     assert lo_a <= q["a"] <= hi_a and lo_b <= q["b"] <= hi_b and q["level"] == 2
     for _ in range(3):
-        answer(room, s, True, ms=20000)  # right but slow: no promotion
+        answer(room, s, True, seconds=20)  # right but slow: no promotion
     assert level(room, s) == 2
     answer(room, s, False)
     assert level(room, s) == 2  # one slip is not enough
@@ -51,26 +57,56 @@ def test_difficulty_follows_the_students_own_answers():
     assert level(room, other) == 1  # each student's level is their own
 
 
-def test_answers_are_checked_by_the_activity():
-    room = Classroom(30)
+def test_answers_are_checked_against_the_question_the_hub_asked():
+    room = Classroom(30, limits=UNLIMITED)
     s = room.join("Ada", "sid-1")
-    for bad in (None, {}, {"a": "x", "b": 2}, {"a": "3", "b": 4}, {"a": True, "b": 4}, {"a": 3.9, "b": 4},
-                {"a": 3, "b": 99}, {"a": 3, "b": 4, "mode": "telepathy"},
-                {"a": 3, "b": 4, "response_ms": -1}, {"a": 3, "b": 4, "response_ms": True}):
+    with pytest.raises(BadInput, match="no question"):
+        room.record(s, {"given": "1"})  # nothing asked yet
+    q = room.question_for(s)
+    a, b = q["a"], q["b"]
+    other = (a % 12) + 1
+    for bad in (None, "12", {"a": "x", "b": b}, {"a": str(a), "b": b}, {"a": True, "b": b}, {"a": a + 0.5, "b": b},
+                {"a": a, "b": 99}, {"a": other, "b": b, "given": str(other * b)},  # a question not asked
+                {"a": a, "b": b, "given": str(a * b), "mode": "telepathy"}, {"a": a, "b": b}, {"given": " "},
+                {"given": True}):
         with pytest.raises(BadInput):
             room.record(s, bad)
     assert s.answers == []
-    right, _ = room.record(s, {"a": 3, "b": 4, "given": " 12 ", "mode": "typed"})
-    wrong, _ = room.record(s, {"a": 3, "b": 4, "given": "13", "mode": "handwriting"})
-    assert (right.correct, right.expected, right.prompt) == (True, "12", "3 × 4")
-    assert (wrong.correct, wrong.given, wrong.mode) == (False, "13", "handwriting")
+    right, _ = room.record(s, {"a": a, "b": b, "given": f" {a * b} ", "mode": "typed", "response_ms": 0})
+    assert (right.correct, right.expected, right.prompt, right.mode) == (True, str(a * b), f"{a} × {b}", "typed")
+    with pytest.raises(BadInput, match="no question"):  # answered once: the same answer never counts twice
+        room.record(s, {"a": a, "b": b, "given": str(a * b)})
+    q = room.question_for(s)
+    wrong, _ = room.record(s, {"given": "1000", "mode": "handwriting"})  # a and b may be left out
+    assert (wrong.correct, wrong.given, wrong.prompt) == (False, "1000", f"{q['a']} × {q['b']}")
     room.paused = True
     with pytest.raises(ClassStateError, match="paused"):
-        room.record(s, {"a": 3, "b": 4, "given": "12"})
+        room.record(s, {"given": "12"})
+
+
+def test_a_script_is_slowed_down_and_a_child_never_is():
+    now = [0.0]
+    bucket = TokenBucket(5, 1.0, clock=lambda: now[0])
+    assert [bucket.take() for _ in range(5)] == [0.0] * 5  # a streak of quick answers
+    assert bucket.take() == pytest.approx(1.0)  # the sixth at once must wait a second
+    for _ in range(200):  # a quick child: an answer every 1.2 s, for four minutes
+        now[0] += 1.2
+        assert bucket.take() == 0.0
+    room = Classroom(30)  # the default: 5 at once, then 1 a second
+    s = room.join("Bot", "sid-1")
+    refused = 0
+    for _ in range(30):
+        room.question_for(s)
+        try:
+            room.record(s, {"given": "1"})
+        except RateLimited as exc:
+            refused += 1
+            assert exc.status == 429 and exc.retry_after_s >= 1
+    assert refused >= 24 and len(s.answers) <= 6
 
 
 def test_the_activity_can_change_and_each_keeps_its_own_state():
-    room = Classroom(30)
+    room = Classroom(30, limits=UNLIMITED)
     s = room.join("Ada", "sid-1")
     for _ in range(3):
         answer(room, s, True)
@@ -79,6 +115,9 @@ def test_the_activity_can_change_and_each_keeps_its_own_state():
     assert "level" not in room.student_figures(s)
     with pytest.raises(BadInput, match="picture model"):  # no hub models here: nothing to photograph with
         room.record(s, {"model": "none"}, None, _NoModels())
+    room.set_activity(activities.get("times-tables"))
+    room.question_for(s)
+    room.set_activity(activities.get("what-is-this"))
     room.set_activity(activities.get("times-tables"))
     assert level(room, s) == 2  # back where the pupil was
     assert room.figures()["activity"] == {"name": "times-tables", "title": "Times tables"}
@@ -110,10 +149,12 @@ def test_nicknames_and_rejoining():
 def test_csv_has_one_row_per_answer_and_no_other_data():
     room = Classroom(5)
     s = room.join("Ada", "sid")
-    room.record(s, {"a": 3, "b": 4, "given": "12", "response_ms": 1200, "mode": "speech"})
+    q = room.question_for(s)
+    room.record(s, {"given": str(q["a"] * q["b"]), "mode": "speech"})
     rows = list(csv.DictReader(io.StringIO(room.csv())))
-    assert len(rows) == 1 and rows[0]["question"] == "3 × 4" and rows[0]["mode"] == "speech"
-    assert rows[0]["activity"] == "times-tables" and rows[0]["correct"] == "yes" and rows[0]["expected"] == "12"
+    assert len(rows) == 1 and rows[0]["question"] == f"{q['a']} × {q['b']}" and rows[0]["mode"] == "speech"
+    assert rows[0]["activity"] == "times-tables" and rows[0]["correct"] == "yes"
+    assert rows[0]["expected"] == str(q["a"] * q["b"])
     assert list(rows[0]) == CSV_COLUMNS
 
 

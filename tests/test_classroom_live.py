@@ -37,7 +37,7 @@ def hub(shared):
 
 @pytest.fixture(scope="module")
 def app(module_models, in_process):
-    return in_process(module_models)
+    return in_process(module_models, classroom={"answer_burst": 50})  # tests send refused answers in a row
 
 
 def teacher_session(hub):
@@ -94,6 +94,7 @@ def test_join_answer_and_the_teacher_sees_it_live(hub):
     wait_for(lambda: dashboard.of("snapshot"))
     tablet = Tablet(hub)
     joined = tablet.call("join", {"code": code.lower(), "nickname": "Ada"})
+    asked = time.monotonic()
     assert joined["ok"] and joined["student_id"] and joined["question"]["level"] == 1
     q = joined["question"]
     sent = time.monotonic()
@@ -104,10 +105,14 @@ def test_join_answer_and_the_teacher_sees_it_live(hub):
     joined_event = wait_for(lambda: dashboard.of("student_joined"))[0][1]
     assert joined_event["nickname"] == "Ada" and joined_event["connected"]
     answer = wait_for(lambda: dashboard.of("answer"))[0]
-    assert answer[1]["nickname"] == "Ada" and answer[1]["correct"] and answer[1]["response_ms"] == 2100
+    assert answer[1]["nickname"] == "Ada" and answer[1]["correct"]
+    assert answer[1]["response_ms"] < (sent - asked) * 1000 + 1000  # the hub's own time, not the tablet's 2100
     assert answer[2] - sent < 1.0  # teacher events arrive live (the 250 ms target is measured in bench/)
-    wrong = tablet.call("answer", {"a": 3, "b": 4, "given": "13", "response_ms": 900})
-    assert wrong["ok"] and not wrong["correct"] and wrong["expected"] == "12"
+    q = reply["question"]
+    wrong = tablet.call("answer", {"a": q["a"], "b": q["b"], "given": "1000", "response_ms": 900})
+    assert wrong["ok"] and not wrong["correct"] and wrong["expected"] == str(q["a"] * q["b"])
+    forged = tablet.call("answer", {"a": 0, "b": 0, "given": "0", "response_ms": 0})  # 0 × 0 was never asked
+    assert forged["code"] == "bad_input"
     stats = wait_for(lambda: dashboard.of("stats"), timeout_s=5)[0][1]
     digits = next(m for m in stats["models"] if m["name"] == "digits")
     assert digits["backend"] == "cpu" and "queue_depth" in digits and "latency" in digits
@@ -168,7 +173,7 @@ def test_a_class_in_process_answers_and_the_teacher_hears_each_answer(app):
     assert reply["correct"] is True and reply["level"] == 1 and reply["question"]["level"] == 1
     heard = received(dashboard, "answer", "/teacher")
     assert [(a["nickname"], a["question"], a["correct"]) for a in heard] == [("Ada", f"{q['a']} × {q['b']}", True)]
-    for bad in ({"a": "x"}, {"a": 1, "b": 1, "given": "1", "response_ms": -5}, "nonsense"):
+    for bad in ({"a": "x"}, {"a": 0, "b": 7, "given": "0"}, {"given": ""}, "nonsense"):  # 0 × 7: never asked
         assert call(tablet, "answer", bad)["code"] == "bad_input"
     assert received(dashboard, "answer", "/teacher") == []  # refused answers are not recorded
     # the teacher switches activity: the tablet is told what to draw, and photos are judged by the hub
@@ -211,6 +216,24 @@ def test_an_activity_that_cannot_run_here_cannot_be_chosen(in_process, tmp_path)
     assert kicked.status_code == 200
     (event,) = received(dashboard, "student_kicked", "/teacher")
     assert "sid" not in event  # a tablet's connection id never reaches the dashboard
+    app.end_class()
+
+
+def test_a_flood_of_answers_is_slowed_down_and_the_dashboard_hears_only_what_was_kept(in_process, module_models):
+    app = in_process(module_models)  # the default limits: 5 at once, then 1 a second
+    http, dashboard = app.teacher()
+    code = http.post("/api/classes").get_json()["code"]
+    tablet = app.tablet()
+    q = call(tablet, "join", {"code": code, "nickname": "Bot"})["question"]
+    replies = []
+    for _ in range(40):
+        reply = call(tablet, "answer", {"a": q["a"], "b": q["b"], "given": "1"})
+        q = reply.get("question", q)
+        replies.append(reply)
+    slowed = [r for r in replies if r.get("code") == "too_fast"]
+    assert len(slowed) >= 30 and all(r["retry_after_s"] >= 1 for r in slowed)
+    kept = [r for r in replies if r.get("ok")]
+    assert len(received(dashboard, "answer", "/teacher")) == len(kept) <= 6
     app.end_class()
 
 
@@ -277,17 +300,20 @@ def test_generated_pin_is_printed_once_and_stored_hashed(tmp_path, start_hub):
 def test_pause_kick_export_and_end_release_every_tablet(hub):
     session, token, code = start_class(hub)
     a, b = Tablet(hub), Tablet(hub)
-    ida = a.call("join", {"code": code, "nickname": "Ada"})["student_id"]
+    joined = a.call("join", {"code": code, "nickname": "Ada"})
+    ida, q = joined["student_id"], joined["question"]
     b.call("join", {"code": code, "nickname": "Alan"})
-    assert a.call("answer", {"a": 2, "b": 3, "given": "6", "response_ms": 1500})["correct"]
+    product = str(q["a"] * q["b"])
+    q2 = a.call("answer", {"a": q["a"], "b": q["b"], "given": product, "response_ms": 1500})["question"]
     assert session.post(hub.url + "/api/classes/current/pause").json()["paused"]
     wait_for(lambda: any(e == "class_state" for e, _ in a.events))
-    assert a.call("answer", {"a": 2, "b": 3, "given": "6"})["code"] == "paused"
+    assert a.call("answer", {"a": q2["a"], "b": q2["b"], "given": "6"})["code"] == "paused"
     session.post(hub.url + "/api/classes/current/resume")
     exported = session.get(hub.url + "/api/classes/current/export.csv")
     assert exported.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
-    assert rows == [{**rows[0], "nickname": "Ada", "question": "2 × 3", "given": "6", "correct": "yes"}]
+    assert rows == [{**rows[0], "nickname": "Ada", "question": f"{q['a']} × {q['b']}", "given": product,
+                     "correct": "yes"}]
     assert session.post(hub.url + "/api/classes/current/kick", json={"student_id": ida}).status_code == 200
     wait_for(lambda: any(e == "kicked" for e, _ in a.events))
     wait_for(lambda: not a.client.connected)
@@ -380,10 +406,10 @@ def test_no_nickname_picture_or_recording_reaches_the_log_or_the_disk(hub):
     before_lesson = probe_cache.read_bytes()
     session, _, code = start_class(hub)
     tablet = Tablet(hub)
-    tablet.call("join", {"code": code, "nickname": "Zebedee"})
+    q = tablet.call("join", {"code": code, "nickname": "Zebedee"})["question"]
     tablet.call("classify", {"model": "digits", "image": png(render(5))})
     tablet.call("classify", {"model": "spoken-digits", "audio": wav_bytes(tone(), 8000)})
-    tablet.call("answer", {"a": 2, "b": 2, "given": "4", "response_ms": 800})
+    assert tablet.call("answer", {"given": str(q["a"] * q["b"]), "mode": "typed"})["correct"]
     tablet.close()
     session.post(hub.url + "/api/classes/current/end")
     log = hub.log()

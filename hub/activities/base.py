@@ -60,11 +60,13 @@ class Activity:
         return {}
 
     def question(self, state: dict) -> dict | None:
-        """What to ask the pupil next; None for an activity with no questions."""
+        """What to ask the pupil next (remember it in `state`: only the question the hub asked can
+        be answered); None for an activity with no questions."""
         return None
 
-    def check(self, state: dict, data: Any, media: "Media | None", ctx: ActivityContext) -> Checked:
-        """Judge one answer (raise BadInput for one that cannot be judged) and update `state`."""
+    def check(self, state: dict, data: Any, media: "Media | None", ctx: ActivityContext, elapsed_ms: int) -> Checked:
+        """Judge one answer against what was asked (raise BadInput for one that cannot be judged)
+        and update `state`; `elapsed_ms` is the hub's own time from the question to the answer."""
         raise NotImplementedError
 
     def pupil_figures(self, state: dict) -> dict:

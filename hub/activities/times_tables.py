@@ -47,16 +47,31 @@ class TimesTables(Activity):
         level = state["level"]
         lo_a, hi_a, lo_b, hi_b = LEVELS[level]
         a, b = secrets.choice(range(lo_a, hi_a + 1)), secrets.choice(range(lo_b, hi_b + 1))
-        return {"a": a, "b": b, "level": level, "text": f"{a} × {b}"}
+        state["asked"] = {"a": a, "b": b, "level": level, "text": f"{a} × {b}"}
+        return dict(state["asked"])
 
-    def check(self, state: dict, data: Any, media, ctx: ActivityContext) -> Checked:
-        a, b = whole_number(data, "a", 0, 20), whole_number(data, "b", 0, 20)
-        given = str(data.get("given", "")).strip()[:8]
+    def check(self, state: dict, data: Any, media, ctx: ActivityContext, elapsed_ms: int) -> Checked:
+        """The answer to the question the hub asked (a and b, when sent, must be that question's),
+        answered once; the level follows the hub's own timing."""
+        asked = state.get("asked")
+        if asked is None:
+            raise BadInput("there is no question to answer: ask for the next one ('next')")
+        if not isinstance(data, dict):
+            raise BadInput("an answer needs {given, mode}")
+        sent = {k: data[k] for k in ("a", "b") if k in data}
+        if sent and {k: whole_number(data, k, 0, 20) for k in sent} != {k: asked[k] for k in sent}:
+            raise BadInput("that is not the question you were asked: answer the one on your screen")
+        given = data.get("given")
+        if not isinstance(given, (str, int)) or isinstance(given, bool) or not str(given).strip():
+            raise BadInput("an answer needs what the pupil answered ('given')")
+        given = str(given).strip()[:8]
         mode = str(data.get("mode", "typed"))
         if mode not in (*MODES, "typed"):
             raise BadInput("mode must be handwriting, speech or typed")
+        a, b = asked["a"], asked["b"]
+        del state["asked"]  # answered: the same question is never counted twice
         correct = given == str(a * b)
-        self._level(state, correct, data.get("response_ms", 0))  # checked by the class before this
+        self._level(state, correct, elapsed_ms)
         return Checked(f"{a} × {b}", given, str(a * b), correct, mode)
 
     @staticmethod

@@ -31,7 +31,7 @@ class WhatIsThis(Activity):
     def available(self, ctx: ActivityContext) -> str:
         return "" if picture_models(ctx) else "no picture model is ready"
 
-    def check(self, state: dict, data: Any, media, ctx: ActivityContext) -> Checked:
+    def check(self, state: dict, data: Any, media, ctx: ActivityContext, elapsed_ms: int) -> Checked:
         models = picture_models(ctx)
         model = data.get("model") if isinstance(data, dict) else None
         if model is None and models:

@@ -15,7 +15,7 @@ from ..config import Config
 from ..errors import ClassStateError
 from ..events import EventBus
 from .auth import TeacherAuth
-from .state import Answer, ClassRegistry, Classroom, Student
+from .state import Answer, AnswerLimits, ClassRegistry, Classroom, Student
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,8 @@ class ClassroomService:
         self.bus = bus
         self.context = context
         self.auth = TeacherAuth(config.teacher, Path(config.classroom.data_dir), announce_pin)
-        self.classes = ClassRegistry(config.classroom.max_students)
+        self.classes = ClassRegistry(config.classroom.max_students,
+                                     AnswerLimits(config.classroom.answer_burst, config.classroom.answers_per_s))
 
     # --- activities ------------------------------------------------------------------------------
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from .. import activities
 from ..activities import Activity, ActivityContext, Checked
-from ..errors import BadInput, ClassStateError
+from ..errors import BadInput, ClassStateError, RateLimited
+from ..ratelimit import TokenBucket
 
 CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY3479"  # no 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B: easy to read across a room
 CODE_LENGTH = 5
@@ -43,6 +44,12 @@ class Answer:
                 "response_ms": self.response_ms, "mode": self.mode, "at": self.at}
 
 
+@dataclass(frozen=True)
+class AnswerLimits:
+    burst: int = 5
+    per_s: float = 1.0
+
+
 @dataclass
 class Student:
     id: str
@@ -53,7 +60,8 @@ class Student:
     answers: list[Answer] = field(default_factory=list)
     states: dict[str, dict] = field(default_factory=dict)  # activity name -> the pupil's state in it
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # one answer at a time
-
+    asked_at: float = field(default_factory=time.monotonic)  # when the pupil was last asked (the hub's clock)
+    bucket: TokenBucket | None = field(default=None, repr=False)  # answers a pupil may send
     def state(self, activity: Activity) -> dict:
         return self.states.setdefault(activity.name, activity.new_state())
 
@@ -69,8 +77,9 @@ class Student:
 
 
 class Classroom:
-    def __init__(self, max_students: int, activity: Activity | None = None):
+    def __init__(self, max_students: int, activity: Activity | None = None, limits: AnswerLimits = AnswerLimits()):
         self.max_students = max_students
+        self.limits = limits
         self.code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         self.started_at = time.time()
         self.paused = False
@@ -92,7 +101,8 @@ class Classroom:
                                           "nickname_taken")
             if len(self.students) >= self.max_students:
                 raise ClassStateError("the class is full", "class_full")
-            student = Student(secrets.token_hex(4), nickname, time.time(), sid)
+            student = Student(secrets.token_hex(4), nickname, time.time(), sid,
+                              bucket=TokenBucket(self.limits.burst, self.limits.per_s))
             self.students[student.id] = student
             return student
 
@@ -105,22 +115,28 @@ class Classroom:
             self.activity = activity
 
     def question_for(self, student: Student) -> dict | None:
-        with self.lock:
-            return self.activity.question(student.state(self.activity))
+        """The pupil's next question, issued (and timed) by the hub: only this one can be answered."""
+        with student.lock, self.lock:
+            question = self.activity.question(student.state(self.activity))
+            student.asked_at = time.monotonic()
+            return question
 
     def record(self, student: Student, data: Any, media=None,
                ctx: ActivityContext | None = None) -> tuple[Answer, Checked]:
-        """Have the activity judge the answer, and keep what it judged."""
+        """Have the activity judge the answer, and keep what it judged. The time it took is the
+        hub's own (from the question to the answer); what a tablet says of it is not used."""
         if self.paused:
             raise ClassStateError("the teacher has paused the class", "paused")
         activity = self.activity
-        response_ms = data.get("response_ms", 0) if isinstance(data, dict) else 0
-        if isinstance(response_ms, bool) or not isinstance(response_ms, int) or not 0 <= response_ms <= 3_600_000:
-            raise BadInput("response_ms must be a whole number of milliseconds, up to 3600000")
         with student.lock:  # the pupil's own answers one at a time; a photo's inference blocks no one else
-            checked: Checked = activity.check(student.state(activity), data, media, ctx)
+            wait = student.bucket.take() if student.bucket else 0.0
+            if wait:
+                raise RateLimited("slow down a little, then answer again", retry_after_s=max(1, round(wait)))
+            elapsed_ms = min(3_600_000, int((time.monotonic() - student.asked_at) * 1000))
+            checked: Checked = activity.check(student.state(activity), data, media, ctx, elapsed_ms)
+            student.asked_at = time.monotonic()
             answer = Answer(student.id, activity.name, checked.prompt, checked.given, checked.expected,
-                            checked.correct, response_ms, checked.mode, time.time())
+                            checked.correct, elapsed_ms, checked.mode, time.time())
             with self.lock:
                 student.answers.append(answer)
         return answer, checked
@@ -168,8 +184,9 @@ class Classroom:
 class ClassRegistry:
     """The hub runs one class at a time (one Pi, one room)."""
 
-    def __init__(self, max_students: int):
+    def __init__(self, max_students: int, limits: AnswerLimits = AnswerLimits()):
         self.max_students = max_students
+        self.limits = limits
         self.current: Classroom | None = None
         self._lock = threading.Lock()
 
@@ -177,7 +194,7 @@ class ClassRegistry:
         with self._lock:
             if self.current is not None:
                 raise ClassStateError(f"class {self.current.code} is still running; end it first", "class_running")
-            self.current = Classroom(self.max_students, activity)
+            self.current = Classroom(self.max_students, activity, self.limits)
             return self.current
 
     def require(self) -> Classroom:

@@ -7,7 +7,6 @@ const socket = io("/class", { transports: ["websocket", "polling"] });
 const SCREENS = ["times-tables", "what-is-this"];  // the activities this page can draw
 let activity = null;
 let question = null;
-let shownAt = 0;
 let mode = "handwriting";
 let spoken = "";
 let paused = false;
@@ -65,7 +64,6 @@ const modelFor = (m) => (activity.modes.find((x) => x.mode === m) || {}).model;
 
 function show(q) {
   question = q;
-  shownAt = performance.now();
   $("question").textContent = `${q.a} × ${q.b} = ?`;
   $("level").textContent = `Level ${q.level}`;
   clearAnswer();
@@ -138,7 +136,7 @@ async function check() {
   try {
     const given = mode === "speech" ? spoken : mode === "typed" ? $("typed").value.trim() : await readHandwriting();
     if (!given) { $("feedback").textContent = mode === "speech" ? "Say your answer first" : "Write your answer first"; return; }
-    const reply = await ask("answer", { a: question.a, b: question.b, given, mode, response_ms: Math.round(performance.now() - shownAt) });
+    const reply = await ask("answer", { a: question.a, b: question.b, given, mode });
     if (reply.error) { $("play-error").textContent = reply.error; return; }
     $("feedback").textContent = reply.correct ? `✓ ${given} is right!` : `✗ you wrote ${given}; it is ${reply.expected}`;
     $("feedback").className = "feedback " + (reply.correct ? "ok" : "bad");
@@ -210,7 +208,7 @@ $("photo-file").addEventListener("change", async () => {
   if (!file) return;
   const list = $("photo-result");
   list.innerHTML = "<li>…</li>";
-  const reply = await ask("answer", { model: $("photo-model").value, image: await file.arrayBuffer(), response_ms: 0 });
+  const reply = await ask("answer", { model: $("photo-model").value, image: await file.arrayBuffer() });
   list.innerHTML = "";
   if (reply.error) { $("play-error").textContent = reply.error; return; }
   $("play-error").textContent = "";

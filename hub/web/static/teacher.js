@@ -102,10 +102,13 @@ function renderStudents() {
   }
 }
 
+const FEED_MAX = 200;  // the newest answers; the export has them all
 function addFeedText(text) {
   const p = document.createElement("div");
   p.textContent = `${new Date().toLocaleTimeString()}  ${text}`;
-  $("feed").prepend(p);
+  const feed = $("feed");
+  feed.prepend(p);
+  while (feed.children.length > FEED_MAX) feed.lastChild.remove();
 }
 function addFeed(a) {
   if (a.correct === null) { addFeedText(`${a.nickname}: ${a.question} → ${a.given} (${a.mode})`); return; }
