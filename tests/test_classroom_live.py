@@ -253,6 +253,8 @@ def test_wrong_code_bad_nickname_and_answers_before_joining(hub):
     assert tablet.call("join", {"code": code, "nickname": "<script>"})["code"] == "bad_input"
     assert tablet.call("answer", {"a": 1, "b": 1, "given": "1"})["code"] == "bad_input"
     assert tablet.call("join", {"code": code, "nickname": "Ada"})["ok"]
+    for i in range(3):  # one connection cannot fill the class with seats
+        assert tablet.call("join", {"code": code, "nickname": f"ghost{i}"})["code"] == "already_joined"
     other = Tablet(hub)
     assert other.call("join", {"code": code, "nickname": "ada"})["code"] == "nickname_taken"
     assert tablet.call("answer", {"a": "x"})["code"] == "bad_input"

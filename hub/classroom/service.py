@@ -85,7 +85,10 @@ class ClassroomService:
     # --- what tablets do -------------------------------------------------------------------------
 
     def join(self, code: object, nickname: object, sid: str) -> tuple[Classroom, Student]:
+        """One seat per connection: a connection that holds a seat cannot take another."""
         room = self.classes.by_code(code)
+        if room.by_sid(sid) is not None:
+            raise ClassStateError("this tablet has already joined the class", "already_joined")
         student = room.join(nickname, sid)
         self.bus.publish("student_joined", room.student_figures(student))
         return room, student
