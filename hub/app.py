@@ -35,6 +35,8 @@ def build_app(config: Config | None = None, start: bool = True, announce_pin=pri
     app.request_class = InMemoryRequest
     app.config["MAX_CONTENT_LENGTH"] = config.limits.max_body_bytes
     app.json.sort_keys = False
+    if start:
+        make_data_folder(config)  # before the classroom opens its database there
     bus = EventBus()
     the_hub = Hub(config, bus)
     the_classroom = ClassroomService(config, bus, ActivityContext(the_hub), announce_pin)
@@ -54,14 +56,14 @@ def build_app(config: Config | None = None, start: bool = True, announce_pin=pri
                                 "/socket.io"]})
 
     if start:
-        make_data_folder(config)
         the_hub.start()
     return app
 
 
 def make_data_folder(config: Config) -> None:
-    """The serving hub keeps its PIN hash, certificates and probe cache here; without the folder
-    it still serves (the PIN from the config, no TLS), just without what it would remember."""
+    """The serving hub keeps its PIN hash, certificates, probe cache and the running class here;
+    without the folder it still serves (the PIN from the config, no TLS, the class in memory only),
+    just without what it would remember."""
     folder = Path(config.classroom.data_dir)
     try:
         folder.mkdir(parents=True, exist_ok=True)

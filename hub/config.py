@@ -66,10 +66,13 @@ class TeacherConfig:
 
 @dataclass(frozen=True)
 class ClassroomConfig:
-    data_dir: str = "data"  # the hashed PIN (and nothing about pupils) is kept here
+    data_dir: str = "data"  # the hashed PIN, certificates, probe cache and the running class's database
     max_students: int = 60  # tablets that may join one class
     answer_burst: int = 5  # answers one pupil may send at once ...
     answers_per_s: float = 1.0  # ... and then this many a second: no child is slowed, a script is
+    join_burst: int = 10  # joins (and resumes) one address may try at once ...
+    joins_per_s: float = 1.0  # ... and then this many a second
+    expire_hours: float = 12.0  # a class left running is deleted at the next start after this long
     public_url: str = ""  # the address tablets use, shown on the kiosk and its QR code; empty: guessed
 
 
@@ -185,6 +188,9 @@ _RULES: dict[str, tuple] = {
     "classroom.max_students": (lambda v: 1 <= v <= 500, "a count from 1 to 500"),
     "classroom.answer_burst": (lambda v: 1 <= v <= 1000, "a count from 1 to 1000"),
     "classroom.answers_per_s": (lambda v: 0.1 <= v <= 1000, "answers a second, from 0.1 to 1000"),
+    "classroom.join_burst": (lambda v: 1 <= v <= 10000, "a count from 1 to 10000"),
+    "classroom.joins_per_s": (lambda v: 0.01 <= v <= 1000, "joins a second, from 0.01 to 1000"),
+    "classroom.expire_hours": (lambda v: 0.1 <= v <= 720, "hours from 0.1 to 720"),
     "classroom.public_url": (lambda v: v == "" or v.startswith(("http://", "https://")),
                              'empty, or the address tablets type, like "http://hub.local:8080"'),
 }

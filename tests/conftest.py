@@ -96,19 +96,34 @@ class HubProcess:
         self.port = free_port()
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.verify = verify
-        config = workdir / f"hub-{self.port}.toml"
-        config.write_text(config_text)
+        self.config_path = workdir / f"hub-{self.port}.toml"
+        self.config_path.write_text(config_text)
         self.log_path = workdir / f"hub-{self.port}.log"
         self._log = self.log_path.open("w")
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_HUB_")}
         env.update(extra_env or {})
-        self.proc = subprocess.Popen(
-            [python, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--models", str(models), "--config", str(config)],
-            cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=env,
-        )
+        self._command = [python, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                         "--models", str(models), "--config", str(self.config_path)]
+        self._env = env
+        self._spawn()
+
+    def _spawn(self) -> None:
+        self.proc = subprocess.Popen(self._command, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=self._env, start_new_session=True)  # its own group: kill_all reaches all
         self.started = time.monotonic()
         self.ready_after_s = self._wait_ready()
+
+    def kill_all(self) -> None:
+        """SIGKILL every process of the hub (gunicorn's master and worker), as a power cut would."""
+        import signal
+
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def restart(self) -> float:
+        """The same command again (same port, config and data folder), as systemd would: ready after s."""
+        self._spawn()
+        return self.ready_after_s
 
     def _wait_ready(self, timeout_s: float = 60) -> float:
         deadline = time.monotonic() + timeout_s

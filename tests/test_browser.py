@@ -241,3 +241,45 @@ def test_the_pages_work_under_their_own_content_security_policy(hub, browser):
     assert violations == []
     context.close()
     session.post(hub.url + "/api/classes/current/end", timeout=10)
+
+
+def test_a_wifi_blip_and_a_hub_restart_leave_the_pupil_where_they_were(bundled_models, start_hub, browser):
+    """The transport closed under the page, then kill -9 of the hub and a new start: each time the
+    page comes back by itself (no reload, nothing retyped) and the pupil answers again."""
+    import requests
+
+    hub = start_hub(bundled_models)
+    session = requests.Session()
+    session.post(hub.url + "/api/teacher/login", json={"pin": TEACHER_PIN}, timeout=10)
+    code = session.post(hub.url + "/api/classes", timeout=10).json()["code"]
+    page = new_page(browser, [], viewport={"width": 800, "height": 1000})
+    page.goto(f"{hub.url}/?code={code}")
+    page.fill("#nickname", "Ada")
+    page.click("#join-button")
+    page.click("#tab-typed")
+
+    def answer_right() -> None:
+        page.wait_for_function("/^\\d+ × \\d+ = \\?$/.test(document.getElementById('question').textContent)")
+        a, b = map(int, re.findall(r"\d+", page.inner_text("#question")))
+        page.fill("#typed", str(a * b))
+        page.press("#typed", "Enter")
+        page.wait_for_function("document.getElementById('feedback').textContent.startsWith('✓')")
+        page.wait_for_function("document.getElementById('feedback').textContent === ''")  # the next question
+
+    answer_right()
+    question = page.inner_text("#question")
+    page.evaluate("socket.io.engine.close()")  # a Wi-Fi blip: the connection drops under the page
+    page.wait_for_function("socket.connected && document.getElementById('offline').classList.contains('hidden')")
+    assert page.inner_text("#question") == question and page.locator("#play").is_visible()
+    answer_right()
+
+    question = page.inner_text("#question")
+    hub.kill_all()
+    page.locator("#offline").wait_for()  # "Reconnecting…", while the hub is down
+    hub.restart()
+    page.locator("#offline").wait_for(state="hidden", timeout=30000)
+    assert page.inner_text("#question") == question  # the same question, asked again
+    answer_right()
+    rows = session.get(hub.url + "/api/classes/current/export.csv", timeout=10).text.strip().splitlines()[1:]
+    assert len(rows) == 3 and all(",yes," in row for row in rows)  # every acknowledged answer, once
+    shot(page, "tablet-after-restart")

@@ -20,7 +20,7 @@ def answer(room, student, right: bool, seconds: float = 2.0):
     q = room.question_for(student)
     student.asked_at -= seconds  # as if the pupil had taken that long
     given = str(q["a"] * q["b"]) if right else str(q["a"] * q["b"] + 1)
-    answer, _ = room.record(student, {"a": q["a"], "b": q["b"], "given": given, "response_ms": 1})
+    answer, _ = room.answer(student, {"a": q["a"], "b": q["b"], "given": given, "response_ms": 1})
     assert 1000 * seconds <= answer.response_ms < 1000 * seconds + 1000  # the hub's time, not the tablet's
     return answer
 
@@ -38,7 +38,7 @@ def test_codes_are_readable_across_a_room():
 
 def test_difficulty_follows_the_students_own_answers():
     room = Classroom(30, limits=UNLIMITED)
-    s = room.join("Ada", "sid-1")
+    s, _ = room.join("Ada", "sid-1")
     assert level(room, s) == 1
     for _ in range(3):
         answer(room, s, True)
@@ -53,15 +53,15 @@ def test_difficulty_follows_the_students_own_answers():
     assert level(room, s) == 2  # one slip is not enough
     answer(room, s, False)
     assert level(room, s) == 1
-    other = room.join("Alan", "sid-2")
+    other, _ = room.join("Alan", "sid-2")
     assert level(room, other) == 1  # each student's level is their own
 
 
 def test_answers_are_checked_against_the_question_the_hub_asked():
     room = Classroom(30, limits=UNLIMITED)
-    s = room.join("Ada", "sid-1")
+    s, _ = room.join("Ada", "sid-1")
     with pytest.raises(BadInput, match="no question"):
-        room.record(s, {"given": "1"})  # nothing asked yet
+        room.answer(s, {"given": "1"})  # nothing asked yet
     q = room.question_for(s)
     a, b = q["a"], q["b"]
     other = (a % 12) + 1
@@ -70,18 +70,18 @@ def test_answers_are_checked_against_the_question_the_hub_asked():
                 {"a": a, "b": b, "given": str(a * b), "mode": "telepathy"}, {"a": a, "b": b}, {"given": " "},
                 {"given": True}):
         with pytest.raises(BadInput):
-            room.record(s, bad)
+            room.answer(s, bad)
     assert s.answers == []
-    right, _ = room.record(s, {"a": a, "b": b, "given": f" {a * b} ", "mode": "typed", "response_ms": 0})
+    right, _ = room.answer(s, {"a": a, "b": b, "given": f" {a * b} ", "mode": "typed", "response_ms": 0})
     assert (right.correct, right.expected, right.prompt, right.mode) == (True, str(a * b), f"{a} × {b}", "typed")
-    with pytest.raises(BadInput, match="no question"):  # answered once: the same answer never counts twice
-        room.record(s, {"a": a, "b": b, "given": str(a * b)})
+    with pytest.raises(BadInput, match="not the question"):  # used up: the same answer never counts twice
+        room.answer(s, {"a": a, "b": b, "given": str(a * b)})
     q = room.question_for(s)
-    wrong, _ = room.record(s, {"given": "1000", "mode": "handwriting"})  # a and b may be left out
+    wrong, _ = room.answer(s, {"given": "1000", "mode": "handwriting"})  # a and b may be left out
     assert (wrong.correct, wrong.given, wrong.prompt) == (False, "1000", f"{q['a']} × {q['b']}")
     room.paused = True
     with pytest.raises(ClassStateError, match="paused"):
-        room.record(s, {"given": "12"})
+        room.answer(s, {"given": "12"})
 
 
 def test_a_script_is_slowed_down_and_a_child_never_is():
@@ -93,12 +93,12 @@ def test_a_script_is_slowed_down_and_a_child_never_is():
         now[0] += 1.2
         assert bucket.take() == 0.0
     room = Classroom(30)  # the default: 5 at once, then 1 a second
-    s = room.join("Bot", "sid-1")
+    s, _ = room.join("Bot", "sid-1")
     refused = 0
     for _ in range(30):
         room.question_for(s)
         try:
-            room.record(s, {"given": "1"})
+            room.answer(s, {"given": "1"})
         except RateLimited as exc:
             refused += 1
             assert exc.status == 429 and exc.retry_after_s >= 1
@@ -107,14 +107,14 @@ def test_a_script_is_slowed_down_and_a_child_never_is():
 
 def test_the_activity_can_change_and_each_keeps_its_own_state():
     room = Classroom(30, limits=UNLIMITED)
-    s = room.join("Ada", "sid-1")
+    s, _ = room.join("Ada", "sid-1")
     for _ in range(3):
         answer(room, s, True)
     room.set_activity(activities.get("what-is-this"))
     assert room.question_for(s) is None  # nothing to ask: the pupil photographs things
     assert "level" not in room.student_figures(s)
     with pytest.raises(BadInput, match="picture model"):  # no hub models here: nothing to photograph with
-        room.record(s, {"model": "none"}, None, _NoModels())
+        room.answer(s, {"model": "none"}, None, _NoModels())
     room.set_activity(activities.get("times-tables"))
     room.question_for(s)
     room.set_activity(activities.get("what-is-this"))
@@ -130,14 +130,22 @@ class _NoModels:
         return []
 
 
-def test_nicknames_and_rejoining():
+def test_one_seat_per_pupil_and_only_the_token_brings_an_offline_pupil_back():
     room = Classroom(2)
-    a = room.join("  Ada ", "sid-1")
-    assert a.nickname == "Ada"
+    a, token = room.join("  Ada ", "sid-1")
+    assert a.nickname == "Ada" and len(token) >= 32 and token not in repr(a.row())  # only its hash is kept
     with pytest.raises(ClassStateError, match="taken"):
         room.join("ADA", "sid-9")
-    a.connected, a.sid = False, None
-    assert room.join("ada", "sid-3") is a and a.connected  # the same tablet after a drop
+    room.left(a)
+    with pytest.raises(ClassStateError, match="taken"):  # offline: no takeover by nickname (any case)
+        room.join("ada", "sid-9")
+    with pytest.raises(ClassStateError) as wrong:
+        room.resume("a guessed token", "sid-9")
+    assert wrong.value.code == "no_seat"
+    back, token2 = room.resume(token, "sid-3")  # the same tablet after a drop: its own seat
+    assert back is a and a.connected and a.sid == "sid-3" and token2 != token
+    with pytest.raises(ClassStateError):
+        room.resume(token, "sid-4")  # a token is good for one comeback: the next one is token2
     room.join("Bo", "sid-4")
     with pytest.raises(ClassStateError, match="full"):
         room.join("Cy", "sid-5")
@@ -146,11 +154,33 @@ def test_nicknames_and_rejoining():
             Classroom(5).join(bad, "s")
 
 
+def test_remove_means_removed_until_the_teacher_lets_the_pupil_back():
+    room = Classroom(5, limits=UNLIMITED)
+    a, token = room.join("Ada", "sid-1")
+    answer(room, a, True)
+    room.remove(a.id)
+    assert a.removed and not a.connected
+    for attempt in (lambda: room.join("Ada", "sid-2"), lambda: room.resume(token, "sid-2")):
+        with pytest.raises(ClassStateError) as refused:
+            attempt()
+        assert refused.value.code in ("removed", "no_seat")
+    rows = list(csv.DictReader(io.StringIO(room.csv())))
+    assert [(r["nickname"], r["removed"]) for r in rows] == [("Ada", "yes")]  # the answers stay, marked
+    room.let_back(a.id)
+    again, _ = room.join("ada", "sid-3")
+    assert again is a and a.connected and not a.removed and len(a.answers) == 1
+    with pytest.raises(ClassStateError, match="remove Ada first"):
+        room.forget(a.id)
+    room.remove(a.id)
+    room.forget(a.id)
+    assert room.students == {} and list(csv.DictReader(io.StringIO(room.csv()))) == []
+
+
 def test_csv_has_one_row_per_answer_and_no_other_data():
     room = Classroom(5)
-    s = room.join("Ada", "sid")
+    s, _ = room.join("Ada", "sid")
     q = room.question_for(s)
-    room.record(s, {"given": str(q["a"] * q["b"]), "mode": "speech"})
+    room.answer(s, {"given": str(q["a"] * q["b"]), "mode": "speech"})
     rows = list(csv.DictReader(io.StringIO(room.csv())))
     assert len(rows) == 1 and rows[0]["question"] == f"{q['a']} × {q['b']}" and rows[0]["mode"] == "speech"
     assert rows[0]["activity"] == "times-tables" and rows[0]["correct"] == "yes"
@@ -169,3 +199,45 @@ def test_one_class_at_a_time():
     assert classes.end() is room and classes.current is None
     with pytest.raises(ClassStateError):
         classes.require()
+
+
+def test_the_class_survives_a_restart_and_ending_it_leaves_nothing_behind(tmp_path):
+    """Two registries on one database file, as a hub before and after kill -9."""
+    from hub.classroom.store import FILE_NAME, Store
+
+    db = tmp_path / FILE_NAME
+    before = ClassRegistry(30, UNLIMITED, Store(db))
+    room = before.start(activities.get("times-tables"))
+    ada, token = room.join("Zebedee", "sid-1")
+    for right in (True, True, True, False):
+        answer(room, ada, right)
+    asked = room.question_for(ada)
+    room.set_paused(True)
+    bo, _ = room.join("Bo", "sid-2")
+    room.remove(bo.id)
+    # the process dies here: nothing is closed, nothing flushed by hand
+
+    after = ClassRegistry(30, UNLIMITED, Store(db))
+    back = after.restore()
+    assert back is not None and back.code == room.code and back.paused and back.activity.name == "times-tables"
+    ada2 = next(s for s in back.students.values() if s.nickname == "Zebedee")
+    assert not ada2.connected and back.student_figures(ada2)["level"] == 2 and len(ada2.answers) == 4
+    assert [a.correct for a in ada2.answers] == [True, True, True, False]
+    assert back.csv() == room.csv()
+    seat, _ = back.resume(token, "sid-9")  # the tablet comes back with its token, no retyping
+    assert seat is ada2 and back.question_for(ada2) == asked  # and is asked the same question again
+    assert next(s for s in back.students.values() if s.nickname == "Bo").removed
+    after.end()
+    files = [p for p in tmp_path.iterdir() if p.name.startswith(FILE_NAME)]
+    assert files and all(b"Zebedee" not in p.read_bytes() for p in files)  # neither the database nor its WAL
+    assert ClassRegistry(30, UNLIMITED, Store(db)).restore() is None
+
+
+def test_a_class_left_running_expires(tmp_path):
+    from hub.classroom.store import FILE_NAME, Store
+
+    db = tmp_path / FILE_NAME
+    room = ClassRegistry(30, UNLIMITED, Store(db), expire_hours=-1).start()  # its expiry already passed
+    room.join("Ada", "sid-1")
+    assert ClassRegistry(30, UNLIMITED, Store(db)).restore() is None
+    assert all(b"Ada" not in p.read_bytes() for p in tmp_path.iterdir())

@@ -44,6 +44,9 @@ class TimesTables(Activity):
         return {"level": 1, "recent": []}  # recent: [correct and fast] since the level last changed
 
     def question(self, state: dict) -> dict:
+        """The question asked and not yet answered, or a new one at the pupil's level."""
+        if "asked" in state:
+            return dict(state["asked"])
         level = state["level"]
         lo_a, hi_a, lo_b, hi_b = LEVELS[level]
         a, b = secrets.choice(range(lo_a, hi_a + 1)), secrets.choice(range(lo_b, hi_b + 1))

@@ -2,7 +2,8 @@
 
 The PIN comes from the config (or CLASSROOM_HUB_TEACHER_PIN). With none, one is generated at
 first start, printed once for the person installing the hub, and only its scrypt hash is kept
-under the data directory. Logins are random tokens held in memory: a restart logs everyone out.
+under the data directory. Logins are random tokens; only their sha256 is kept, in memory and in
+the class database, so a restarted hub keeps the teacher logged in.
 """
 from __future__ import annotations
 
@@ -36,10 +37,11 @@ class _Attempts:
 
 
 class TeacherAuth:
-    def __init__(self, config: TeacherConfig, data_dir: Path, announce=print):
+    def __init__(self, config: TeacherConfig, data_dir: Path, announce=print, store=None):
         self.config = config
         self._lock = threading.Lock()
-        self._sessions: dict[str, float] = {}  # token -> expiry (monotonic)
+        self._store = store
+        self._sessions: dict[str, float] = dict(store.sessions()) if store else {}  # sha256(token) -> expiry (Unix)
         self._attempts: dict[str, _Attempts] = {}
         self.salt, self.digest, self.generated = self._load_or_create(config.pin, data_dir, announce)
 
@@ -85,21 +87,34 @@ class TeacherAuth:
                 raise Unauthorized("wrong PIN")
             self._attempts.pop(client, None)
             token = secrets.token_urlsafe(32)
-            self._sessions[token] = now + self.config.session_hours * 3600
-            return token
+            expires = time.time() + self.config.session_hours * 3600
+            self._sessions[_digest(token)] = expires
+        if self._store:
+            self._store.add_session(_digest(token), expires)
+        return token
 
     def check(self, token: str | None) -> bool:
-        if not token:
+        if not token or not isinstance(token, str):
             return False
+        key = _digest(token)
         with self._lock:
-            expiry = self._sessions.get(token)
+            expiry = self._sessions.get(key)
             if expiry is None:
                 return False
-            if expiry < time.monotonic():
-                self._sessions.pop(token, None)
+            if expiry < time.time():
+                self._sessions.pop(key, None)
                 return False
             return True
 
     def logout(self, token: str | None) -> None:
+        if not token or not isinstance(token, str):
+            return
+        key = _digest(token)
         with self._lock:
-            self._sessions.pop(token or "", None)
+            self._sessions.pop(key, None)
+        if self._store:
+            self._store.drop_session(key)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,7 +1,8 @@
 """The classroom as one object the web layers share: the teacher's auth, the class, its activity.
 
 REST (teacher controls) and Socket.IO (tablets, dashboard) both go through here, and every
-change to the class is published once on the hub's event bus (hub/events.py).
+change to the class is published once on the hub's event bus (hub/events.py). The class and the
+teacher's sessions are kept in the class database (store.py), so a restarted hub resumes them.
 """
 from __future__ import annotations
 
@@ -16,18 +17,30 @@ from ..errors import ClassStateError
 from ..events import EventBus
 from .auth import TeacherAuth
 from .state import Answer, AnswerLimits, ClassRegistry, Classroom, Student
+from .store import Store, open_store
 
 log = logging.getLogger(__name__)
 
 
 class ClassroomService:
-    def __init__(self, config: Config, bus: EventBus, context: ActivityContext, announce_pin=print):
+    def __init__(self, config: Config, bus: EventBus, context: ActivityContext, announce_pin=print,
+                 store: Store | None = None):
         self.config = config
         self.bus = bus
         self.context = context
-        self.auth = TeacherAuth(config.teacher, Path(config.classroom.data_dir), announce_pin)
+        data_dir = Path(config.classroom.data_dir)
+        self.store = store or open_store(data_dir)
+        self.auth = TeacherAuth(config.teacher, data_dir, announce_pin, self.store)
         self.classes = ClassRegistry(config.classroom.max_students,
-                                     AnswerLimits(config.classroom.answer_burst, config.classroom.answers_per_s))
+                                     AnswerLimits(config.classroom.answer_burst, config.classroom.answers_per_s),
+                                     self.store, config.classroom.expire_hours)
+        room = self.classes.restore()
+        if room is not None:
+            log.info("class resumed after a restart (%d pupils, %d answers)", len(room.students),
+                     sum(len(s.answers) for s in room.students.values()))
+
+    def close(self) -> None:
+        self.store.close()
 
     # --- activities ------------------------------------------------------------------------------
 
@@ -66,14 +79,30 @@ class ClassroomService:
 
     def set_paused(self, paused: bool) -> Classroom:
         room = self.classes.require()
-        room.paused = paused
+        room.set_paused(paused)
         self.bus.publish("class_state", {"state": "paused" if paused else "running", **room.figures()})
         return room
 
-    def kick(self, student_id: str) -> Student:
+    def kick(self, student_id: object) -> Student:
+        """Remove a pupil: the tablet is released and cannot rejoin unless let back in; the pupil's
+        answers stay in the export, marked removed."""
         room = self.classes.require()
-        student = room.kick(student_id)
-        self.bus.publish("student_kicked", {"student_id": student.id, "sid": student.sid})
+        student = room.remove(student_id)
+        self.bus.publish("student_kicked", {"student_id": student.id, "sid": student.sid,
+                                            "student": room.student_figures(student)})
+        student.sid = None
+        return student
+
+    def let_back(self, student_id: object) -> Student:
+        room = self.classes.require()
+        student = room.let_back(student_id)
+        self.bus.publish("student_left", room.student_figures(student))
+        return student
+
+    def forget(self, student_id: object) -> Student:
+        room = self.classes.require()
+        student = room.forget(student_id)
+        self.bus.publish("student_forgotten", {"student_id": student.id})
         return student
 
     def end_class(self) -> Classroom:
@@ -84,29 +113,32 @@ class ClassroomService:
 
     # --- what tablets do -------------------------------------------------------------------------
 
-    def join(self, code: object, nickname: object, sid: str) -> tuple[Classroom, Student]:
+    def join(self, code: object, nickname: object, sid: str) -> tuple[Classroom, Student, str]:
         """One seat per connection: a connection that holds a seat cannot take another."""
         room = self.classes.by_code(code)
         if room.by_sid(sid) is not None:
             raise ClassStateError("this tablet has already joined the class", "already_joined")
-        student = room.join(nickname, sid)
+        student, token = room.join(nickname, sid)
         self.bus.publish("student_joined", room.student_figures(student))
-        return room, student
+        return room, student, token
 
-    def answer(self, room: Classroom, student: Student, data: Any, media=None) -> tuple[Answer, dict]:
+    def resume(self, code: object, token: object, sid: str) -> tuple[Classroom, Student, str]:
+        room = self.classes.by_code(code)
+        if room.by_sid(sid) is not None:
+            raise ClassStateError("this tablet has already joined the class", "already_joined")
+        student, new_token = room.resume(token, sid)
+        self.bus.publish("student_joined", room.student_figures(student))
+        return room, student, new_token
+
+    def answer(self, room: Classroom, student: Student, data: Any, media=None) -> tuple[Answer | None, dict]:
         """The activity judges the answer; the dashboard hears it. Returns the tablet's reply."""
-        answer, checked = room.record(student, data, media, self.context)
-        self.bus.publish("answer", {**answer.to_json(student.nickname), "student": room.student_figures(student)})
-        reply = {"ok": True, "correct": answer.correct, "expected": answer.expected, "given": answer.given,
-                 **room.activity.pupil_figures(student.state(room.activity)),
-                 "question": room.question_for(student)}
-        if checked.reply:
-            reply["result"] = checked.reply
+        answer, reply = room.answer(student, data, media, self.context)
+        if answer is not None:
+            self.bus.publish("answer", {**answer.to_json(student.nickname), "student": room.student_figures(student)})
         return answer, reply
 
     def left(self, room: Classroom, student: Student) -> None:
-        student.connected = False
-        student.sid = None
+        room.left(student)
         self.bus.publish("student_left", room.student_figures(student))
 
     def heard(self, model: str, label: str) -> None:

@@ -110,14 +110,33 @@ def resume():
     return jsonify(classroom().set_paused(False).figures())
 
 
+def student_id_from_body() -> str:
+    body = request.get_json(silent=True)
+    student_id = body.get("student_id") if isinstance(body, dict) else None
+    if not isinstance(student_id, str):
+        raise BadInput('send {"student_id": "..."}')
+    return student_id
+
+
 @bp.post("/classes/current/kick")
 @teacher_only
 def kick():
-    body = request.get_json(silent=True) or {}
-    student_id = body.get("student_id")
-    if not isinstance(student_id, str):
-        raise BadInput('send {"student_id": "..."}')
-    return jsonify({"kicked": classroom().kick(student_id).id})
+    """Remove a pupil: released, cannot rejoin unless let back in; answers kept (marked removed)."""
+    return jsonify({"kicked": classroom().kick(student_id_from_body()).id})
+
+
+@bp.post("/classes/current/let-back")
+@teacher_only
+def let_back():
+    """The next join with this pupil's nickname takes the seat (a new tablet, or a removed pupil)."""
+    return jsonify({"let_back": classroom().let_back(student_id_from_body()).id})
+
+
+@bp.post("/classes/current/forget")
+@teacher_only
+def forget():
+    """Delete a pupil who is not connected and all their answers from the class, for good."""
+    return jsonify({"forgotten": classroom().forget(student_id_from_body()).id})
 
 
 @bp.get("/classes/current/export.csv")

@@ -18,7 +18,8 @@ from flask import request
 from flask_socketio import Namespace, SocketIO, join_room
 
 from ..classroom.service import ClassroomService
-from ..errors import BadInput, HubError
+from ..errors import BadInput, HubError, RateLimited
+from ..ratelimit import TokenBucket
 from ..service import Hub
 from ..tasks import Media, Picture, Sound
 
@@ -46,6 +47,27 @@ def replies(handler):
     return wrapped
 
 
+class AddressLimits:
+    """A token bucket per client address (joins): a laptop cannot fill or churn the seats."""
+
+    MAX_ADDRESSES = 4096  # memory bound: beyond it the oldest are forgotten
+
+    def __init__(self, burst: int, per_s: float) -> None:
+        self.burst, self.per_s = burst, per_s
+        self._buckets: dict[str, TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    def take(self, address: str) -> None:
+        with self._lock:
+            bucket = self._buckets.pop(address, None) or TokenBucket(self.burst, self.per_s)
+            self._buckets[address] = bucket  # most recent last
+            while len(self._buckets) > self.MAX_ADDRESSES:
+                del self._buckets[next(iter(self._buckets))]
+        wait = bucket.take()
+        if wait:
+            raise RateLimited("too many joins from this tablet; wait a moment", retry_after_s=max(1, round(wait)))
+
+
 def media_from(data: dict) -> Media | None:
     """A picture ('image') or a recording ('audio', with 'sample_rate' for raw PCM), as binary."""
     if isinstance(data.get("image"), (bytes, bytearray)):
@@ -59,11 +81,13 @@ def media_from(data: dict) -> Media | None:
 
 
 class ClassNamespace(Namespace):
-    """Tablets: join, next, answer, classify, predict."""
+    """Tablets: join (or resume with the seat's token), next, answer, classify, predict."""
 
     def __init__(self, hub: Hub, classroom: ClassroomService) -> None:
         super().__init__("/class")
         self.hub, self.classroom = hub, classroom
+        config = hub.config.classroom
+        self._joins = AddressLimits(config.join_burst, config.joins_per_s)
 
     def _current(self):
         room = self.classroom.classes.current
@@ -72,13 +96,26 @@ class ClassNamespace(Namespace):
             raise BadInput("join a class first (event 'join' with {code, nickname})")
         return room, student
 
+    def _seated(self, room, student, token: str) -> dict:
+        join_room(CLASS_ROOM)
+        return {"ok": True, "student_id": student.id, "nickname": student.nickname, "token": token,
+                "paused": room.paused, "activity": self.classroom.describe(room.activity),
+                "question": room.question_for(student)}
+
     @replies
     def on_join(self, data=None):
+        self._joins.take(request.remote_addr or "?")
         data = data if isinstance(data, dict) else {}
-        room, student = self.classroom.join(data.get("code"), data.get("nickname"), request.sid)
-        join_room(CLASS_ROOM)
-        return {"ok": True, "student_id": student.id, "nickname": student.nickname, "paused": room.paused,
-                "activity": self.classroom.describe(room.activity), "question": room.question_for(student)}
+        room, student, token = self.classroom.join(data.get("code"), data.get("nickname"), request.sid)
+        return self._seated(room, student, token)
+
+    @replies
+    def on_resume(self, data=None):
+        """A tablet back after a drop, a reload or a hub restart: its seat, with no retyping."""
+        self._joins.take(request.remote_addr or "?")
+        data = data if isinstance(data, dict) else {}
+        room, student, token = self.classroom.resume(data.get("code"), data.get("token"), request.sid)
+        return self._seated(room, student, token)
 
     @replies
     def on_next(self, data=None):

@@ -18,23 +18,56 @@ function ask(event, data) {
   }));
 }
 
-// --- join -------------------------------------------------------------------------------------
+// --- join, and coming back: the seat's secret token is kept for that class only ------------------
 const params = new URLSearchParams(location.search);
 if (params.get("code")) $("code").value = params.get("code").toUpperCase();
 $("nickname").value = localStorage.getItem("nickname") || "";
+const SEAT = "classroom-hub-seat";
+let pending = null;  // an answer the hub has not acknowledged: sent again (same answer_id) once back
 
-async function join() {
-  $("join-error").textContent = "";
-  const reply = await ask("join", { code: $("code").value.trim().toUpperCase(), nickname: $("nickname").value.trim() });
-  if (reply.error) { $("join-error").textContent = reply.error; return; }
+function savedSeat() {
+  try {
+    const seat = JSON.parse(localStorage.getItem(SEAT) || "null");
+    const code = params.get("code");
+    return seat && (!code || code.toUpperCase() === seat.code) ? seat : null;
+  } catch (e) { return null; }
+}
+
+function seated(code, reply) {
   localStorage.setItem("nickname", reply.nickname);
+  localStorage.setItem(SEAT, JSON.stringify({ code, token: reply.token }));
   $("me").textContent = reply.nickname;
   $("join").classList.add("hidden");
   $("play").classList.remove("hidden");
   setPaused(reply.paused);
   startActivity(reply.activity, reply.question);
+  if (pending) sendAnswer(pending);
+}
+
+async function join() {
+  $("join-error").textContent = "";
+  const code = $("code").value.trim().toUpperCase();
+  const reply = await ask("join", { code, nickname: $("nickname").value.trim() });
+  if (reply.error) { $("join-error").textContent = reply.error; return; }
+  seated(code, reply);
 }
 $("join-button").addEventListener("click", join);
+$("nickname").addEventListener("keydown", (e) => { if (e.key === "Enter") join(); });
+
+async function resume() {
+  const seat = savedSeat();
+  if (!seat) return;
+  const reply = await ask("resume", { code: seat.code, token: seat.token });
+  if (!reply.error) { seated(seat.code, reply); return; }
+  if (reply.code === "timeout" || reply.code === "too_fast") return;  // tried again at the next connect
+  localStorage.removeItem(SEAT);  // the class ended, or this seat is gone: join again
+  pending = null;
+  if (reply.code === "removed") bye("The teacher has taken you out of the class.");
+  else { $("play").classList.add("hidden"); $("join").classList.remove("hidden"); }
+}
+
+socket.on("connect", () => { $("offline").classList.add("hidden"); resume(); });
+socket.on("disconnect", () => { $("offline").classList.remove("hidden"); });
 
 // --- the activity, as the hub describes it ------------------------------------------------------
 function startActivity(described, q) {
@@ -136,11 +169,7 @@ async function check() {
   try {
     const given = mode === "speech" ? spoken : mode === "typed" ? $("typed").value.trim() : await readHandwriting();
     if (!given) { $("feedback").textContent = mode === "speech" ? "Say your answer first" : "Write your answer first"; return; }
-    const reply = await ask("answer", { a: question.a, b: question.b, given, mode });
-    if (reply.error) { $("play-error").textContent = reply.error; return; }
-    $("feedback").textContent = reply.correct ? `✓ ${given} is right!` : `✗ you wrote ${given}; it is ${reply.expected}`;
-    $("feedback").className = "feedback " + (reply.correct ? "ok" : "bad");
-    setTimeout(() => show(reply.question), reply.correct ? 1200 : 2500);
+    await sendAnswer({ a: question.a, b: question.b, given, mode, answer_id: answerId() });
   } catch (e) {
     $("play-error").textContent = e.message;
   } finally {
@@ -148,6 +177,24 @@ async function check() {
   }
 }
 $("check").addEventListener("click", check);
+
+function answerId() {
+  const bytes = new Uint8Array(12);
+  crypto.getRandomValues(bytes);  // works on the plain http address too (randomUUID does not)
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function sendAnswer(payload) {
+  pending = payload;
+  if (!socket.connected) { $("feedback").textContent = "Saved: it goes to the hub when it is back"; return; }
+  const reply = await ask("answer", payload);
+  if (reply.code === "timeout") { $("feedback").textContent = "Saved: it goes to the hub when it is back"; return; }
+  pending = null;
+  if (reply.error) { $("play-error").textContent = reply.error; return; }
+  $("feedback").textContent = reply.correct ? `✓ ${reply.given} is right!` : `✗ you wrote ${reply.given}; it is ${reply.expected}`;
+  $("feedback").className = "feedback " + (reply.correct ? "ok" : "bad");
+  setTimeout(() => show(reply.question), reply.correct ? 1200 : 2500);
+}
 $("typed").addEventListener("keydown", (e) => { if (e.key === "Enter") check(); });
 
 // --- speaking: 16-bit PCM at the device's rate, one digit per press -------------------------------

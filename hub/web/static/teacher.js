@@ -29,7 +29,12 @@ function enter() {
   $("dashboard").classList.remove("hidden");
   $("logout").classList.remove("hidden");
   socket = io("/teacher", { transports: ["websocket", "polling"] });
-  socket.on("connect_error", () => { $("control-error").textContent = "not connected to the hub (log in again?)"; });
+  socket.on("connect_error", async () => {  // the hub restarting, or the login gone
+    try { if (!(await api("GET", "/api/teacher/session")).teacher) { location.reload(); return; } } catch (e) { /* down */ }
+    $("control-error").textContent = "Reconnecting to the hub…";
+    setTimeout(() => socket.connect(), 1000);
+  });
+  socket.on("disconnect", () => { $("control-error").textContent = "Reconnecting to the hub…"; });
   socket.on("connect", () => { $("control-error").textContent = ""; });
   socket.on("snapshot", (s) => { renderActivities(s.activities); renderClass(s.class); renderStats(s.hub); });
   socket.on("activity", (c) => { renderClass(c); $("activity").value = c.activity.name; });
@@ -38,7 +43,8 @@ function enter() {
   socket.on("class_ended", () => renderClass(null));
   socket.on("student_joined", (s) => { students.set(s.id, s); renderStudents(); });
   socket.on("student_left", (s) => { students.set(s.id, s); renderStudents(); });
-  socket.on("student_kicked", (s) => { students.delete(s.student_id); renderStudents(); });
+  socket.on("student_kicked", (s) => { students.set(s.student_id, s.student); renderStudents(); });
+  socket.on("student_forgotten", (s) => { students.delete(s.student_id); renderStudents(); });
   socket.on("answer", (a) => { students.set(a.student.id, a.student); renderStudents(); addFeed(a); });
   socket.on("heard", (m) => addFeedText(`hub microphone heard "${m.label}" (${m.model})`));
   socket.on("model_state", (m) => addFeedText(`model ${m.model}: ${m.event}${m.device ? " (" + m.device + ")" : ""}`));
@@ -71,7 +77,7 @@ function renderClass(c) {
   const running = !!(c && c.code);
   if (running && c.activity) $("activity").value = c.activity.name;
   $("code").textContent = running ? c.code : "—";
-  $("state").textContent = running ? (c.paused ? "paused" : "running") : "no class running";
+  $("state").textContent = running ? `${c.paused ? "paused" : "running"} · ${c.seats ?? 0} of ${c.max_students} seats` : "no class running";
   $("start").classList.toggle("hidden", running);
   for (const id of ["pause", "end", "export"]) $(id).classList.toggle("hidden", !running);
   $("pause").classList.toggle("hidden", !running || c.paused);
@@ -95,9 +101,17 @@ function renderStudents() {
     cell(tr, s.accuracy == null ? "—" : `${Math.round(s.accuracy * 100)}%`);
     cell(tr, s.median_response_ms == null ? "—" : `${(s.median_response_ms / 1000).toFixed(1)} s`);
     cell(tr, s.level ?? "—");
-    const kick = document.createElement("button"); kick.className = "secondary"; kick.textContent = "Remove";
-    kick.addEventListener("click", () => control("POST", "/api/classes/current/kick", { student_id: s.id }));
-    cell(tr, "").appendChild(kick);
+    const actions = cell(tr, "");
+    const button = (text, path, confirmText) => {
+      const b = document.createElement("button"); b.className = "secondary"; b.textContent = text;
+      b.addEventListener("click", () => { if (!confirmText || confirm(confirmText)) control("POST", path, { student_id: s.id }); });
+      actions.appendChild(b);
+    };
+    if (s.removed) { tr.classList.add("removed"); actions.append("removed "); }
+    else if (!s.connected) actions.append(s.let_back ? "can rejoin " : "offline ");
+    if (s.connected) button("Remove", "/api/classes/current/kick");
+    else if (!s.let_back) button(`Let ${s.nickname} rejoin`, "/api/classes/current/let-back");
+    if (s.removed) button("Delete data", "/api/classes/current/forget", `Delete ${s.nickname}'s answers for good?`);
     body.appendChild(tr);
   }
 }
