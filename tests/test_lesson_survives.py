@@ -10,7 +10,7 @@ import threading
 import requests
 import socketio
 
-from tests.conftest import TEACHER_PIN, wait_for
+from tests.conftest import TEACHER_PIN
 
 
 class ResumingTablet:
