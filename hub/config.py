@@ -73,6 +73,7 @@ class ClassroomConfig:
     join_burst: int = 10  # joins (and resumes) one address may try at once ...
     joins_per_s: float = 1.0  # ... and then this many a second
     expire_hours: float = 12.0  # a class left running is deleted at the next start after this long
+    durable: bool = True  # keep the running class in data_dir/classroom.sqlite3 (false: in memory; a restart ends it)
     public_url: str = ""  # the address tablets use, shown on the kiosk and its QR code; empty: guessed
 
 

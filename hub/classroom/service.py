@@ -29,7 +29,7 @@ class ClassroomService:
         self.bus = bus
         self.context = context
         data_dir = Path(config.classroom.data_dir)
-        self.store = store or open_store(data_dir)
+        self.store = store or open_store(data_dir, config.classroom.durable)
         self.auth = TeacherAuth(config.teacher, data_dir, announce_pin, self.store)
         self.classes = ClassRegistry(config.classroom.max_students,
                                      AnswerLimits(config.classroom.answer_burst, config.classroom.answers_per_s),
