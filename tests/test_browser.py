@@ -252,6 +252,11 @@ def test_a_wifi_blip_and_a_hub_restart_leave_the_pupil_where_they_were(bundled_m
     session = requests.Session()
     session.post(hub.url + "/api/teacher/login", json={"pin": TEACHER_PIN}, timeout=10)
     code = session.post(hub.url + "/api/classes", timeout=10).json()["code"]
+    teacher = new_page(browser, [], viewport={"width": 1100, "height": 900})
+    teacher.goto(hub.url + "/teacher")
+    teacher.fill("#pin", TEACHER_PIN)
+    teacher.click("#login-button")
+    teacher.wait_for_function(f"document.getElementById('code').textContent === '{code}'")
     page = new_page(browser, [], viewport={"width": 800, "height": 1000})
     page.goto(f"{hub.url}/?code={code}")
     page.fill("#nickname", "Ada")
@@ -274,12 +279,17 @@ def test_a_wifi_blip_and_a_hub_restart_leave_the_pupil_where_they_were(bundled_m
     answer_right()
 
     question = page.inner_text("#question")
+    teacher.wait_for_function("document.getElementById('feed').children.length === 2")
     hub.kill_all()
     page.locator("#offline").wait_for()  # "Reconnecting…", while the hub is down
     hub.restart()
     page.locator("#offline").wait_for(state="hidden", timeout=30000)
     assert page.inner_text("#question") == question  # the same question, asked again
     answer_right()
+    # the dashboard came back by itself, still logged in, and hears the answer given after the restart
+    teacher.wait_for_function("document.getElementById('feed').children.length === 3", timeout=30000)
+    assert teacher.locator("#login").is_hidden() and teacher.inner_text("#code") == code
+    assert "Ada" in teacher.inner_text("#feed")
     rows = session.get(hub.url + "/api/classes/current/export.csv", timeout=10).text.strip().splitlines()[1:]
     assert len(rows) == 3 and all(",yes," in row for row in rows)  # every acknowledged answer, once
     shot(page, "tablet-after-restart")

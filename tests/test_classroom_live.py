@@ -237,6 +237,24 @@ def test_a_flood_of_answers_is_slowed_down_and_the_dashboard_hears_only_what_was
     app.end_class()
 
 
+def test_no_takeover_by_nickname_and_joins_are_limited_per_address(in_process, module_models):
+    app = in_process(module_models, classroom={"join_burst": 4, "joins_per_s": 0.1})
+    http, dashboard = app.teacher()
+    code = http.post("/api/classes").get_json()["code"]
+    ada = app.tablet()
+    joined = call(ada, "join", {"code": code, "nickname": "Ada"})
+    ada.disconnect(namespace="/class")  # Ada's tablet drops off the Wi-Fi
+    thief = app.tablet()
+    assert call(thief, "join", {"code": code, "nickname": "ADA"})["code"] == "nickname_taken"  # not her seat
+    assert call(thief, "resume", {"code": code, "token": "guess"})["code"] == "no_seat"
+    back = app.tablet()
+    resumed = call(back, "resume", {"code": code, "token": joined["token"]})
+    assert resumed["student_id"] == joined["student_id"] and resumed["question"] == joined["question"]
+    slowed = call(app.tablet(), "join", {"code": code, "nickname": "Cy"})  # the 5th try from one address
+    assert slowed["code"] == "too_fast" and slowed["retry_after_s"] >= 1
+    app.end_class()
+
+
 def test_pin_attempts_are_rate_limited(app):
     for _ in range(5):
         assert app.http.post("/api/teacher/login", json={"pin": "0000"}).status_code == 401
