@@ -283,10 +283,14 @@ class Classroom:
                 "accuracy": round(right / len(judged), 3) if judged else None,
                 "activity": {"name": self.activity.name, "title": self.activity.title}}
 
-    def snapshot(self) -> dict:
+    def snapshot(self, feed: int = 50) -> dict:
+        """The class for the dashboard: figures, every pupil, and the newest `feed` answers (a
+        dashboard that reconnects rebuilds its feed from them, missing nothing)."""
         with self.lock:
+            answers = sorted(((s, a) for s in self.students.values() for a in s.answers), key=lambda r: r[1].at)
             return {**self.figures(), "started_at": self.started_at,
-                    "students": [s.figures(self.activity) for s in self.students.values()]}
+                    "students": [s.figures(self.activity) for s in self.students.values()],
+                    "feed": [a.to_json(s.nickname) for s, a in answers[-feed:]]}
 
     def student_figures(self, student: Student) -> dict:
         with self.lock:

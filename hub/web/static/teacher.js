@@ -84,6 +84,7 @@ function renderClass(c) {
   $("resume").classList.toggle("hidden", !running || !c.paused);
   if (!running) { students.clear(); $("feed").innerHTML = ""; }
   else if (c.students) { for (const s of c.students) students.set(s.id, s); }
+  if (running && c.feed) { $("feed").innerHTML = ""; for (const a of c.feed) addFeed(a); }  // rebuilt after a reconnect
   renderStudents();
 }
 
@@ -117,16 +118,16 @@ function renderStudents() {
 }
 
 const FEED_MAX = 200;  // the newest answers; the export has them all
-function addFeedText(text) {
+function addFeedText(text, at) {
   const p = document.createElement("div");
-  p.textContent = `${new Date().toLocaleTimeString()}  ${text}`;
+  p.textContent = `${(at ? new Date(at * 1000) : new Date()).toLocaleTimeString()}  ${text}`;
   const feed = $("feed");
   feed.prepend(p);
   while (feed.children.length > FEED_MAX) feed.lastChild.remove();
 }
 function addFeed(a) {
-  if (a.correct === null) { addFeedText(`${a.nickname}: ${a.question} → ${a.given} (${a.mode})`); return; }
-  addFeedText(`${a.nickname}: ${a.question} = ${a.given} ${a.correct ? "✓" : "✗ (" + a.expected + ")"} in ${(a.response_ms / 1000).toFixed(1)} s, ${a.mode}`);
+  if (a.correct === null) { addFeedText(`${a.nickname}: ${a.question} → ${a.given} (${a.mode})`, a.at); return; }
+  addFeedText(`${a.nickname}: ${a.question} = ${a.given} ${a.correct ? "✓" : "✗ (" + a.expected + ")"} in ${(a.response_ms / 1000).toFixed(1)} s, ${a.mode}`, a.at);
 }
 
 function renderStats(h) {
