@@ -60,26 +60,26 @@ class Unauthorized(HubError):
     code = "unauthorized"
 
 
-class TooManyAttempts(HubError):
+class RetryLater(HubError):
+    """Refused for now: `retry_after_s` (and the Retry-After header) says when to try again."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message, retry_after_s=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+class TooManyAttempts(RetryLater):
     """Too many wrong PINs from one address: wait, then try again."""
 
     status = 429
     code = "too_many_attempts"
 
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message, retry_after_s=retry_after_s)
-        self.retry_after_s = retry_after_s
 
-
-class RateLimited(HubError):
-    """One pupil sent answers faster than any person can: wait, then go on."""
+class RateLimited(RetryLater):
+    """Answers or joins faster than any person sends them: wait, then go on."""
 
     status = 429
     code = "too_fast"
-
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message, retry_after_s=retry_after_s)
-        self.retry_after_s = retry_after_s
 
 
 class ClassStateError(HubError):
@@ -100,15 +100,11 @@ class BackendUnavailable(HubError):
     code = "model_unavailable"
 
 
-class Overloaded(HubError):
+class Overloaded(RetryLater):
     """The model's queue is full: answer 503 with Retry-After instead of growing."""
 
     status = 503
     code = "overloaded"
-
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message, retry_after_s=retry_after_s)
-        self.retry_after_s = retry_after_s
 
 
 class InferenceTimeout(HubError):

@@ -114,21 +114,21 @@ class ClassroomService:
     # --- what tablets do -------------------------------------------------------------------------
 
     def join(self, code: object, nickname: object, sid: str) -> tuple[Classroom, Student, str]:
+        """A new seat (or one the teacher let back in) for this connection."""
+        return self._seat(code, sid, lambda room: room.join(nickname, sid))
+
+    def resume(self, code: object, token: object, sid: str) -> tuple[Classroom, Student, str]:
+        """The seat the token belongs to, on this connection (after a drop, a reload, a restart)."""
+        return self._seat(code, sid, lambda room: room.resume(token, sid))
+
+    def _seat(self, code: object, sid: str, take) -> tuple[Classroom, Student, str]:
         """One seat per connection: a connection that holds a seat cannot take another."""
         room = self.classes.by_code(code)
         if room.by_sid(sid) is not None:
             raise ClassStateError("this tablet has already joined the class", "already_joined")
-        student, token = room.join(nickname, sid)
+        student, token = take(room)
         self.bus.publish("student_joined", room.student_figures(student))
         return room, student, token
-
-    def resume(self, code: object, token: object, sid: str) -> tuple[Classroom, Student, str]:
-        room = self.classes.by_code(code)
-        if room.by_sid(sid) is not None:
-            raise ClassStateError("this tablet has already joined the class", "already_joined")
-        student, new_token = room.resume(token, sid)
-        self.bus.publish("student_joined", room.student_figures(student))
-        return room, student, new_token
 
     def answer(self, room: Classroom, student: Student, data: Any, media=None) -> tuple[Answer | None, dict]:
         """The activity judges the answer; the dashboard hears it. Returns the tablet's reply."""
