@@ -1,1 +1,2 @@
-"""The live classroom: the teacher's login, the class and its pupils' answers, in memory only."""
+"""The live classroom: the teacher's login, the class, its seats and its pupils' answers, kept through a
+restart in the class database (store.py) until the class ends."""
