@@ -207,9 +207,13 @@ class PiDeployment:
 
     # -- the classroom --------------------------------------------------------------------
     def start_class(self) -> str:
+        """The running class's code: the one a restart resumed, or a new one."""
         login = self.session.post(self.url + "/api/teacher/login", json={"pin": self.pin}, timeout=10)
         if login.status_code != 200:
             raise VMError(f"teacher login failed: {login.status_code} {login.text}")
+        running = self.session.get(self.url + "/api/classes/current", timeout=10)
+        if running.status_code == 200:
+            return running.json()["code"]
         started = self.session.post(self.url + "/api/classes", timeout=10)
         if started.status_code != 201:
             raise VMError(f"starting a class failed: {started.status_code} {started.text}")

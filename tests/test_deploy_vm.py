@@ -67,6 +67,7 @@ def test_after_one_reboot_the_kiosk_screen_shows_the_class_to_join(pi):
 
 
 def test_kill_9_mid_lesson_and_systemd_brings_the_hub_back(pi):
+    code = pi.start_class()
     before = int(pi.unit("classroom-hub", "NRestarts")["NRestarts"])
     worker = pi.vm.must(f"pgrep -P {pi.unit('classroom-hub', 'MainPID')['MainPID']}").split()[0]
     pi.kill_hub(timeout_s=180, tablets=3)  # three tablets hold WebSockets open, as in a lesson
@@ -76,6 +77,7 @@ def test_kill_9_mid_lesson_and_systemd_brings_the_hub_back(pi):
     # WebSockets to close: that wait made a restart take 31 s instead of 12 (emulated)
     journal = pi.journal("classroom-hub", 200)
     assert f"Killing process {worker} (classroom-hub) with signal SIGKILL" in journal, journal[-3000:]
+    assert pi.start_class() == code  # the lesson itself survived: the same class, resumed from its database
 
 
 def test_a_hung_engine_gets_the_hub_restarted(pi):
