@@ -353,7 +353,7 @@ def test_socketio_accepts_only_the_hubs_own_origin(hub, origin, accepted):
     if accepted:
         client.connect(hub.url, namespaces=["/class"], transports=["polling"], headers=headers, wait_timeout=5)
         assert client.connected
-        client.eio.disconnect(abort=True)  # without waiting out the long-poll in flight (up to 10 s)
+        client.disconnect()
     else:
         with pytest.raises(socketio.exceptions.ConnectionError):
             client.connect(hub.url, namespaces=["/class"], transports=["polling"], headers=headers, wait_timeout=5)
