@@ -87,10 +87,9 @@ class ClassroomService:
         """Remove a pupil: the tablet is released and cannot rejoin unless let back in; the pupil's
         answers stay in the export, marked removed."""
         room = self.classes.require()
-        student = room.remove(student_id)
-        self.bus.publish("student_kicked", {"student_id": student.id, "sid": student.sid,
+        student, sid = room.remove(student_id)
+        self.bus.publish("student_kicked", {"student_id": student.id, "sid": sid,
                                             "student": room.student_figures(student)})
-        student.sid = None
         return student
 
     def let_back(self, student_id: object) -> Student:

@@ -179,15 +179,15 @@ class Classroom:
         with self.lock:
             student.connected, student.sid = False, None
 
-    def remove(self, student_id: object) -> Student:
+    def remove(self, student_id: object) -> tuple[Student, str | None]:
+        """Take the pupil out; returns the connection it had, for the caller to release."""
         with self.lock:
             student = self._student(student_id)
             sid = student.sid
             student.removed, student.let_back, student.connected, student.sid = True, False, False, None
             student.token_hash = None
             self.store.put_student(student.row())
-        student.sid = sid  # for the caller to release that connection; not kept
-        return student
+        return student, sid
 
     def let_back(self, student_id: object) -> Student:
         """The next join with this nickname takes the seat (a pupil on a new tablet, or removed)."""

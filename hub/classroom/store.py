@@ -71,7 +71,7 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
-    def rows(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+    def rows(self, sql: str, args: tuple = ()) -> list[dict]:
         with self._lock:
             cursor = self._db.execute(sql, args)
             names = [d[0] for d in cursor.description]
