@@ -74,9 +74,10 @@ def test_answers_are_checked_against_the_question_the_hub_asked():
     assert s.answers == []
     right, _ = room.answer(s, {"a": a, "b": b, "given": f" {a * b} ", "mode": "typed", "response_ms": 0})
     assert (right.correct, right.expected, right.prompt, right.mode) == (True, str(a * b), f"{a} × {b}", "typed")
-    with pytest.raises(BadInput, match="not the question"):  # used up: the same answer never counts twice
-        room.answer(s, {"a": a, "b": b, "given": str(a * b)})
-    q = room.question_for(s)
+    q = room.question_for(s)  # the next one, already asked in the reply
+    if (q["a"], q["b"]) != (a, b):  # (by chance the same question may come again: then it is a new one)
+        with pytest.raises(BadInput, match="not the question"):  # used up: the same answer never counts twice
+            room.answer(s, {"a": a, "b": b, "given": str(a * b)})
     wrong, _ = room.answer(s, {"given": "1000", "mode": "handwriting"})  # a and b may be left out
     assert (wrong.correct, wrong.given, wrong.prompt) == (False, "1000", f"{q['a']} × {q['b']}")
     room.paused = True
@@ -241,3 +242,14 @@ def test_a_class_left_running_expires(tmp_path):
     room.join("Ada", "sid-1")
     assert ClassRegistry(30, UNLIMITED, Store(db)).restore() is None
     assert all(b"Ada" not in p.read_bytes() for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("typed", ["=1+1", "@SUM(1)", "+1", "-1", "\t=1", "\r=1"])
+def test_the_export_never_hands_a_spreadsheet_a_formula(typed):
+    room = Classroom(5, limits=UNLIMITED)
+    s, _ = room.join("Ada", "sid")
+    room.question_for(s)
+    answer, _ = room.answer(s, {"given": typed, "mode": "typed"})
+    assert answer.given == typed.strip()[:8]  # kept as typed
+    (row,) = list(csv.DictReader(io.StringIO(room.csv())))
+    assert row["given"] == "'" + typed.strip()[:8]  # a spreadsheet shows it as text

@@ -38,6 +38,16 @@ CSV_COLUMNS = ["nickname", "activity", "question", "expected", "given", "correct
 ANSWER_ID = re.compile(r"^[\w-]{1,64}$")
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet run a cell (OWASP CSV injection)
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula, quoted with a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -304,8 +314,9 @@ class Classroom:
             rows = sorted(((s, a) for s in self.students.values() for a in s.answers), key=lambda r: r[1].at)
         for s, a in rows:
             correct = "" if a.correct is None else ("yes" if a.correct else "no")
-            writer.writerow([s.nickname, a.activity, a.prompt, a.expected or "", a.given, correct, a.response_ms, a.mode,
-                             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.at)), "yes" if s.removed else ""])
+            writer.writerow([spreadsheet_safe(cell) for cell in (
+                s.nickname, a.activity, a.prompt, a.expected or "", a.given, correct, a.response_ms, a.mode,
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.at)), "yes" if s.removed else "")])
         return out.getvalue()
 
 
