@@ -130,6 +130,9 @@ class _NoModels:
     def ready_models(self):
         return []
 
+    def classifiers_of(self, media):
+        return []
+
 
 def test_one_seat_per_pupil_and_only_the_token_brings_an_offline_pupil_back():
     room = Classroom(2)

@@ -38,6 +38,14 @@ class ActivityContext:
     def ready_models(self) -> list:
         return [e.spec for e in self._hub.registry.entries() if e.status == "ready" and e.spec is not None]
 
+    def classifiers_of(self, media: type) -> list:
+        """Ready models whose task (asked of the task registry) classifies this kind of media."""
+        from .. import tasks
+
+        return [spec for spec in self.ready_models()
+                if tasks.TASKS.get(spec.task) and tasks.TASKS[spec.task].classifier
+                and media in tasks.TASKS[spec.task].media]
+
     def predict(self, model: str, media: "Media", options: dict, api: str = "socketio") -> "Prediction":
         return self._hub.predict(model, media, options, api=api)
 

@@ -11,22 +11,23 @@ import secrets
 from typing import Any
 
 from ..errors import BadInput
+from ..tasks import Picture, Sound
 from .base import Activity, ActivityContext, Checked, whole_number
 
 # Difficulty levels: the multiplication tables asked at each one.
 LEVELS = {1: (1, 5, 1, 5), 2: (1, 10, 1, 5), 3: (2, 10, 2, 10), 4: (2, 12, 2, 12), 5: (6, 12, 6, 12)}
 DIGITS = tuple(str(d) for d in range(10))
-MODES = {"handwriting": "image-classification", "speech": "audio-classification"}
+MODES = {"handwriting": Picture, "speech": Sound}  # how the pupil answers -> what the model must classify
 FAST_MS = 8000
 
 
 def digit_models(ctx: ActivityContext) -> dict[str, str]:
-    """mode -> the first ready model (by name) of that task that reads the digits 0-9."""
+    """mode -> the first ready model (by name) classifying that mode's media into the digits 0-9."""
     found: dict[str, str] = {}
-    for spec in sorted(ctx.ready_models(), key=lambda s: s.name):
-        for mode, task in MODES.items():
-            if spec.task == task and tuple(spec.labels) == DIGITS and mode not in found:
-                found[mode] = spec.name
+    for mode, media in MODES.items():
+        readers = sorted(s.name for s in ctx.classifiers_of(media) if tuple(s.labels) == DIGITS)
+        if readers:
+            found[mode] = readers[0]
     return found
 
 

@@ -16,7 +16,7 @@ TOP = 3
 
 
 def picture_models(ctx: ActivityContext) -> list[str]:
-    specs = [s for s in ctx.ready_models() if s.task == "image-classification"]
+    specs = ctx.classifiers_of(Picture)
     return [s.name for s in sorted(specs, key=lambda s: (s.preprocess.crop_to_content, s.name))]
 
 
