@@ -241,9 +241,11 @@ class Classroom:
         one already asked and not yet answered is asked again (a tablet back after a drop)."""
         with student.lock, self.lock:
             state = student.state(self.activity)
+            before = dumps(state)
             question = self.activity.question(state)
             student.asked_at = time.monotonic()
-            self.store.put_student(student.row())
+            if dumps(state) != before:  # a new question was asked: keep it (asked again: nothing to write)
+                self.store.put_student(student.row())
             return question
 
     def answer(self, student: Student, data: Any, media=None,
