@@ -21,10 +21,15 @@ ENV_PREFIX = "CLASSROOM_HUB_"
 class ServerConfig:
     host: str = "0.0.0.0"
     port: int = 8080
-    threads: int = 64  # one per open connection (HTTP keep-alive or WebSocket)
+    threads: int = 256  # one per request being served and per open WebSocket (each tablet holds one)
+    connections_per_address: int = 16  # open at once from one device; 0: no limit (a hub behind a NAT)
+    header_timeout_s: float = 10.0  # to send a whole request header
+    body_timeout_s: float = 60.0  # from the header to the answer: the body's upload included
+    idle_timeout_s: float = 30.0  # the longest silence within a request, or on a WebSocket
     tls: str = "off"  # "off", "self-signed" (made on the hub, see docs/TEACHERS.md) or "files"
     cert_file: str = ""  # with tls = "files": your own certificate and key (PEM)
     key_file: str = ""
+    names: Any = ()  # extra names the hub is reached by (a school's DNS name); its own are always allowed
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,8 @@ class EngineConfig:
 class LimitsConfig:
     max_body_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = 50_000_000  # a declared image size above this is refused before decoding
+    max_decode_bytes: int = 128 * 1024 * 1024  # memory one picture or recording may take while decoded
+    decode_budget_bytes: int = 256 * 1024 * 1024  # all decodes in flight together; more wait, then 503
     max_top_k: int = 100
 
 
@@ -62,6 +69,8 @@ class TeacherConfig:
     login_attempts: int = 5  # wrong PINs from one address before it must wait
     lockout_s: float = 60.0  # the wait, doubled after each further wrong PIN
     session_hours: float = 12.0  # a teacher's login lasts this long (a school day)
+    hub_login_burst: int = 10  # PINs checked at once for devices the teacher never logged in from, all together ...
+    hub_logins_per_hour: float = 20.0  # ... and then this many an hour (docs/TEACHERS.md)
 
 
 @dataclass(frozen=True)
@@ -148,10 +157,13 @@ def section_types() -> dict[str, type]:
     return {**_CORE_SECTIONS, **accelerator_sections()}
 
 
+_CORE_LISTS = {"server.names"}
+
+
 def _list_keys() -> set[str]:
     from .accelerators import config_lists
 
-    return config_lists()
+    return _CORE_LISTS | config_lists()
 
 
 def _rules() -> dict[str, tuple]:
@@ -163,6 +175,10 @@ _RULES: dict[str, tuple] = {
     # key: (check, fix)
     "server.port": (lambda v: 1 <= v <= 65535, "a port number from 1 to 65535"),
     "server.threads": (lambda v: 4 <= v <= 1024, "a number of threads from 4 to 1024"),
+    "server.connections_per_address": (lambda v: 0 <= v <= 10_000, "0 (no limit) or a count up to 10000"),
+    "server.header_timeout_s": (lambda v: 1 <= v <= 600, "seconds from 1 to 600"),
+    "server.body_timeout_s": (lambda v: 1 <= v <= 3600, "seconds from 1 to 3600"),
+    "server.idle_timeout_s": (lambda v: 15 <= v <= 3600, "seconds from 15 to 3600 (WebSockets are pinged every 10 s)"),
     "server.tls": (lambda v: v in {"off", "self-signed", "files"}, '"off", "self-signed" or "files"'),
     "models.scan_interval_s": (lambda v: 0.1 <= v <= 3600, "seconds from 0.1 to 3600"),
     "models.settle_s": (lambda v: 0 <= v <= 60, "seconds from 0 to 60"),
@@ -174,6 +190,10 @@ _RULES: dict[str, tuple] = {
     "engine.stuck_after_s": (lambda v: 1 <= v <= 3600, "seconds from 1 to 3600"),
     "limits.max_body_bytes": (lambda v: 1024 <= v <= 1 << 30, "bytes from 1024 to 1 GiB"),
     "limits.max_image_pixels": (lambda v: 64 <= v <= 1 << 30, "a pixel count from 64 to 2**30"),
+    "server.names": (lambda v: isinstance(v, (list, tuple)) and all(_is_host_name(n) for n in v),
+                     'a list of host names, like ["hub.school.example"]'),
+    "limits.max_decode_bytes": (lambda v: 1 << 20 <= v <= 1 << 32, "bytes from 1 MiB to 4 GiB"),
+    "limits.decode_budget_bytes": (lambda v: 1 << 20 <= v <= 1 << 34, "bytes from 1 MiB to 16 GiB"),
     "limits.max_top_k": (lambda v: 1 <= v <= 100_000, "a count from 1 to 100000"),
     "logging.level": (
         lambda v: v.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
@@ -186,6 +206,8 @@ _RULES: dict[str, tuple] = {
     "teacher.login_attempts": (lambda v: 1 <= v <= 100, "a count from 1 to 100"),
     "teacher.lockout_s": (lambda v: 1 <= v <= 3600, "seconds from 1 to 3600"),
     "teacher.session_hours": (lambda v: 0.1 <= v <= 168, "hours from 0.1 to 168"),
+    "teacher.hub_login_burst": (lambda v: 1 <= v <= 1000, "a count from 1 to 1000"),
+    "teacher.hub_logins_per_hour": (lambda v: 0.1 <= v <= 3600, "a rate from 0.1 to 3600 an hour"),
     "classroom.max_students": (lambda v: 1 <= v <= 500, "a count from 1 to 500"),
     "classroom.answer_burst": (lambda v: 1 <= v <= 1000, "a count from 1 to 1000"),
     "classroom.answers_per_s": (lambda v: 0.1 <= v <= 1000, "answers a second, from 0.1 to 1000"),
@@ -195,6 +217,14 @@ _RULES: dict[str, tuple] = {
     "classroom.public_url": (lambda v: v == "" or v.startswith(("http://", "https://")),
                              'empty, or the address tablets type, like "http://hub.local:8080"'),
 }
+
+
+def _is_host_name(name: object) -> bool:
+    """A DNS name: letters, digits, hyphens and dots, at most 253 characters."""
+    import re
+
+    return isinstance(name, str) and 0 < len(name) <= 253 and re.fullmatch(
+        r"(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?", name) is not None
 
 
 def _coerce(key: str, value: Any, default: Any) -> Any:
@@ -280,6 +310,9 @@ def _env_values(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
 
 def _check_together(config: "Config") -> None:
     """Rules that involve several keys."""
+    if config.limits.decode_budget_bytes < config.limits.max_decode_bytes:
+        raise ConfigError("config key limits.decode_budget_bytes must be at least limits.max_decode_bytes "
+                          "(one decode must fit in the budget)", key="limits.decode_budget_bytes")
     if config.server.tls == "files":
         for key in ("cert_file", "key_file"):
             value = getattr(config.server, key)

@@ -91,13 +91,19 @@ class HubServer(BaseApplication):
         return build_app(self.hub_config)
 
 
-def limit_malloc_arenas(arenas: int = 2) -> None:
-    """glibc gives each busy thread its own malloc arena and keeps the memory; with 64 server
-    threads that is tens of MB of RSS on a Pi for nothing. Two arenas are plenty here."""
+def tune_malloc(arenas: int = 2, mmap_threshold: int = 1 << 20) -> None:
+    """glibc gives each busy thread its own malloc arena and keeps the memory; with many server
+    threads that is tens of MB of RSS on a Pi for nothing. Two arenas are plenty here.
+
+    A fixed mmap threshold: every block over 1 MB (a decoded picture, a request body) is its own
+    mapping, handed back to the kernel when freed. glibc's default threshold rises after such a
+    free, and the next big pictures would then stay in the heap after use."""
     import ctypes
 
     try:
-        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, arenas)  # M_ARENA_MAX
+        libc.mallopt(-3, mmap_threshold)  # M_MMAP_THRESHOLD (also turns off its dynamic rise)
     except (OSError, AttributeError):  # not glibc: nothing to do
         pass
 
@@ -105,7 +111,7 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
 def serve(config: Config) -> int:
     from .systemd import claim_notify_socket
 
-    limit_malloc_arenas()  # before gunicorn forks the worker, which inherits it
+    tune_malloc()  # before gunicorn forks the worker, which inherits it
     claim_notify_socket()  # READY=1 is ours to send, once the models are loaded
     HubServer(config).run()
     return 0

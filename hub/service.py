@@ -12,6 +12,7 @@ from typing import Mapping
 
 from . import __version__, tasks
 from .accelerators import AcceleratorPool, build_pool
+from .adapters.budget import DecodeBudget
 from .adapters.microphone import Microphone
 from .config import Config
 from .engine import InvokeResult
@@ -57,6 +58,7 @@ class Hub:
         self.runtime: Runtime = select_runtime()
         self.pool: AcceleratorPool = build_pool(config, self.runtime)
         self.metrics = RequestMetrics()
+        self.decodes = DecodeBudget(config.limits.max_decode_bytes, config.limits.decode_budget_bytes)
         self.registry = Registry(config, self.runtime, self.pool, self.bus)
         self.microphone = Microphone(config.microphone.source)
         self.started_at = time.time()
@@ -99,7 +101,7 @@ class Hub:
                                f"POST /api/models/{name}/predict")
             task.require_media(media, name)
             options = task.options(given or {}, self.config.limits)
-            inputs = task.prepare(media, spec, self.config.limits)
+            inputs = task.prepare(media, spec, self.config.limits, self.decodes)
         except HubError as exc:
             self.metrics.record(name, api, "none", exc.code)
             raise

@@ -92,7 +92,8 @@ class HubProcess:
     """`classroom-hub serve` as a child process on 127.0.0.1, with its log kept for failures."""
 
     def __init__(self, models: Path, config_text: str, workdir: Path, scheme: str = "http",
-                 verify: str | bool = True, python: str = sys.executable, extra_env: dict | None = None) -> None:
+                 verify: str | bool = True, python: str = sys.executable, extra_env: dict | None = None,
+                 cgroup=None) -> None:
         self.port = free_port()
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.verify = verify
@@ -105,11 +106,14 @@ class HubProcess:
         self._command = [python, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                          "--models", str(models), "--config", str(self.config_path)]
         self._env = env
+        self._cgroup = cgroup  # a tests.hostile.MemoryCap: the hub starts inside it, as under systemd's MemoryMax
         self._spawn()
 
     def _spawn(self) -> None:
+        join = (lambda: self._cgroup.add(os.getpid())) if self._cgroup else None
         self.proc = subprocess.Popen(self._command, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env=self._env, start_new_session=True)  # its own group: kill_all reaches all
+                                     env=self._env, start_new_session=True,  # its own group: kill_all reaches all
+                                     preexec_fn=join)
         self.started = time.monotonic()
         self.ready_after_s = self._wait_ready()
 
@@ -137,6 +141,12 @@ class HubProcess:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"hub not ready after {timeout_s} s:\n{self.log()}")
+
+    @property
+    def worker_pid(self) -> int:
+        """gunicorn's worker: the one child of the master, where requests are served."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return int(children[0])
 
     def log(self) -> str:
         self._log.flush()
@@ -201,13 +211,13 @@ class HubStarter:
     def __init__(self, workdir: Path) -> None:
         self.workdir, self.started = workdir, []
 
-    def __call__(self, models: Path, **sections: dict) -> HubProcess:
+    def __call__(self, models: Path, cgroup=None, **sections: dict) -> HubProcess:
         merged = merged_config(self.workdir, sections)
         if merged.get("server", {}).get("tls") == "self-signed":  # trust the hub's own authority, as a tablet would
             ca = str(Path(merged["classroom"]["data_dir"]) / "tls" / "ca.crt")
             hub = HubProcess(models, toml_text(merged), self.workdir, "https", ca)
         else:
-            hub = HubProcess(models, toml_text(merged), self.workdir)
+            hub = HubProcess(models, toml_text(merged), self.workdir, cgroup=cgroup)
         hub.data_dir = Path(merged["classroom"]["data_dir"])
         self.started.append(hub)
         return hub

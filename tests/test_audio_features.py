@@ -82,12 +82,16 @@ def test_bad_wavs_are_bad_input(data, fragment):
         decode_wav(data)
 
 
-def test_truncated_wav_keeps_whole_samples_and_empty_is_refused():
+def test_truncated_wav_is_refused_part_samples_dropped_and_empty_refused():
     data = wav_bytes(tone(), 8000)
-    decoded, _ = decode_wav(data[:-1])  # half a sample short: the rest is still a recording
+    assert data[36:40] == b"data"
+    with pytest.raises(BadInput, match="truncated"):
+        decode_wav(data[:-1])  # the header says more than arrived: the upload was cut
+    odd = data[:40] + struct.pack("<I", len(data) - 45) + data[44:-1]  # half a sample short, as declared
+    decoded, _ = decode_wav(odd)
     assert len(decoded) == len(tone()) - 1
     with pytest.raises(BadInput, match="empty"):
-        decode_wav(data[:44])
+        decode_wav(data[:40] + struct.pack("<I", 0))
 
 
 def test_too_long_and_bad_rates_are_refused():

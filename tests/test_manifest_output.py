@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from hub import tasks
+from hub.adapters.budget import UNLIMITED
 from hub.config import LimitsConfig
 from hub.errors import ModelError
 from hub.loader import load_model
@@ -39,7 +40,7 @@ def scores_and_raw(loaded, digit: int) -> tuple[np.ndarray, np.ndarray]:
     """The hub's scores (by class index) for a drawn digit, and the int8 output the interpreter gave."""
     spec = loaded.spec
     task = tasks.get(spec.task)
-    inputs = task.prepare(Picture(png(render(digit, pen=18))), spec, LimitsConfig())
+    inputs = task.prepare(Picture(png(render(digit, pen=18))), spec, LimitsConfig(), UNLIMITED)
     interpreter = select_runtime().Interpreter(model_content=loaded.content["cpu"], num_threads=1)
     interpreter.allocate_tensors()
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], inputs[0])

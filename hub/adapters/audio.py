@@ -3,9 +3,16 @@
 This one numpy-only implementation is what `classroom-quantize` trains on and what the hub
 computes on the Pi, so the model hears at serve time exactly what it heard in training.
 Everything happens in memory; nothing here ever writes audio anywhere.
+
+Memory is bounded before anything is decoded: `read_wav`/`read_pcm16` check the header and keep
+a view of the samples (no copy); `decode_bytes` says from that alone what the decode will hold at
+its peak, for the hub's decode budget; `decode` converts in chunks straight to one mono float32
+array (never a full-size copy per channel or per step); and `clip_features` decodes and resamples
+only the part of a long recording around its loudest moment that the model's clip needs.
 """
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 
@@ -14,7 +21,14 @@ import numpy as np
 from ..errors import BadInput
 
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+_ENCODINGS = {(_PCM, 8), (_PCM, 16), (_PCM, 24), (_PCM, 32), (_FLOAT, 32)}
 MAX_SECONDS = 30.0  # a spoken answer is a few seconds; refuse anything far longer
+MAX_CHANNELS = 8  # 7.1 at most; a header declaring more is damaged or hostile
+MIN_RATE, MAX_RATE = 1000, 192000
+MAX_CHUNKS = 64  # chunks before the data: a real WAV has a handful (fmt, fact, LIST, ...)
+STREAMED_SIZES = {0x7FFFFFFF, 0xFFFFFFFF}  # what writers to a pipe put as "length unknown": to the end
+CHUNK_FRAMES = 32768  # conversion works on this many frames at a time
+SPAN_MARGIN_S = 0.5  # a long recording is decoded only around its loudest clip, this much either side
 
 
 @dataclass(frozen=True)
@@ -57,67 +71,211 @@ class FeatureParams:
             raise BadInput(f"bad audio feature parameters in the manifest: {exc}") from None
 
 
-def decode_wav(data: bytes) -> tuple[np.ndarray, int]:
-    """Mono float32 samples in [-1, 1] and the rate, from a RIFF WAV (PCM 8/16/24/32-bit or float)."""
+@dataclass(frozen=True)
+class Pcm:
+    """A recording as it arrived, its header checked, nothing decoded: `raw` is a view of the
+    bytes holding whole frames only (interleaved channels, little-endian)."""
+
+    raw: memoryview
+    rate: int
+    channels: int = 1
+    bits: int = 16
+    tag: int = _PCM
+
+    @property
+    def align(self) -> int:
+        return self.channels * self.bits // 8
+
+    @property
+    def frames(self) -> int:
+        return len(self.raw) // self.align
+
+
+def read_wav(data: bytes) -> Pcm:
+    """The samples of a RIFF WAV (PCM 8/16/24/32-bit or 32-bit float), checked from the header
+    alone: a header declaring what no recording has is refused before anything is allocated."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise BadInput("not a WAV file (no RIFF/WAVE header); send a WAV, or raw 16-bit PCM with its rate")
+    view = memoryview(data)
     pos, fmt, samples = 12, None, None
-    while pos + 8 <= len(data):
-        chunk, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
-        body = data[pos + 8:pos + 8 + size]
-        if chunk == b"fmt ":
-            if len(body) < 16:
-                raise BadInput("the WAV's format chunk is damaged")
-            fmt = struct.unpack_from("<HHIIHH", body)
-            if fmt[0] == _EXTENSIBLE and len(body) >= 26:  # the real tag opens the sub-format GUID
-                fmt = (struct.unpack_from("<H", body, 24)[0],) + fmt[1:]
-        elif chunk == b"data":
-            samples = body
+    for count in range(MAX_CHUNKS + 1):
+        if pos + 8 > len(data):
             break
+        if count == MAX_CHUNKS:
+            raise BadInput(f"the WAV is damaged: more than {MAX_CHUNKS} chunks before its sound")
+        chunk, size = bytes(view[pos:pos + 4]), struct.unpack_from("<I", data, pos + 4)[0]
+        left = len(data) - pos - 8
+        if chunk == b"data":
+            if size in STREAMED_SIZES:
+                size = left
+            elif size > left:
+                raise BadInput(f"the WAV is truncated: its header says {size} bytes of sound but only {left} "
+                               "arrived; send the whole file")
+            samples = view[pos + 8:pos + 8 + size]
+            break
+        if size > left:
+            raise BadInput("the WAV is damaged: a chunk runs past the end of the file")
+        if chunk == b"fmt ":
+            if size < 16:
+                raise BadInput("the WAV's format chunk is damaged")
+            fmt = struct.unpack_from("<HHIIHH", data, pos + 8)
+            if fmt[0] == _EXTENSIBLE and size >= 26:  # the real tag opens the sub-format GUID
+                fmt = (struct.unpack_from("<H", data, pos + 8 + 24)[0],) + fmt[1:]
         pos += 8 + size + (size & 1)
     if fmt is None or samples is None:
         raise BadInput("the WAV has no format or no data chunk; it may be truncated")
     tag, channels, rate, _, align, bits = fmt
-    if channels < 1 or not 1000 <= rate <= 192000 or align != channels * ((bits + 7) // 8):
-        raise BadInput(f"the WAV's format is damaged ({channels} channels, {rate} Hz, {bits}-bit)")
-    if len(samples) // align > MAX_SECONDS * rate:
+    if not 1 <= channels <= MAX_CHANNELS or not MIN_RATE <= rate <= MAX_RATE:
+        raise BadInput(f"the WAV's format is damaged or unusual ({channels} channels, {rate} Hz): send mono "
+                       f"(at most {MAX_CHANNELS} channels) at {MIN_RATE} to {MAX_RATE} Hz")
+    if (tag, bits) not in _ENCODINGS:
+        raise BadInput(f"unsupported WAV encoding (format {tag}, {bits}-bit); use 16-bit PCM")
+    if align != channels * bits // 8:
+        raise BadInput(f"the WAV's format is damaged: block align {align} does not fit {channels} "
+                       f"channel(s) of {bits}-bit samples")
+    pcm = Pcm(samples[:len(samples) - len(samples) % align], int(rate), channels, bits, tag)
+    _check_length(pcm)
+    return pcm
+
+
+def read_pcm16(data: bytes, rate: int) -> Pcm:
+    """Raw little-endian 16-bit mono PCM, as a browser's AudioWorklet can send it."""
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise BadInput(f"sample_rate must be from {MIN_RATE} to {MAX_RATE} Hz")
+    pcm = Pcm(memoryview(data)[:len(data) // 2 * 2], rate)
+    _check_length(pcm)
+    return pcm
+
+
+def read_sound(data: bytes, rate: int | None = None) -> Pcm:
+    """A WAV (`rate` None) or raw 16-bit PCM at `rate`, checked, not decoded."""
+    return read_wav(data) if rate is None else read_pcm16(data, rate)
+
+
+def _check_length(pcm: Pcm) -> None:
+    if pcm.frames == 0:
+        raise BadInput("the recording is empty")
+    if pcm.frames > MAX_SECONDS * pcm.rate:
         raise BadInput(f"the recording is longer than {MAX_SECONDS:.0f} s; send a short answer")
-    usable = len(samples) - len(samples) % align
-    raw = samples[:usable]
-    if tag == _FLOAT and bits == 32:
+
+
+def _mono(pcm: Pcm, start: int, stop: int) -> np.ndarray:
+    """Frames [start, stop) as mono float32 in [-1, 1]: one chunk's working copies only."""
+    raw = pcm.raw[start * pcm.align:stop * pcm.align]
+    if pcm.tag == _FLOAT:
         x = np.frombuffer(raw, "<f4").astype(np.float32)
-    elif tag == _PCM and bits == 16:
+    elif pcm.bits == 16:
         x = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
-    elif tag == _PCM and bits == 8:
+    elif pcm.bits == 8:
         x = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
-    elif tag == _PCM and bits == 24:
+    elif pcm.bits == 24:
         b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
         x = ((b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)) << 8 >> 8).astype(np.float32) / 8388608.0
-    elif tag == _PCM and bits == 32:
-        x = np.frombuffer(raw, "<i4").astype(np.float32) / 2147483648.0
     else:
-        raise BadInput(f"unsupported WAV encoding (format {tag}, {bits}-bit); use 16-bit PCM")
-    if x.size == 0:
-        raise BadInput("the recording is empty")
-    x = x.reshape(-1, channels).mean(axis=1)
-    return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32), int(rate)
+        x = np.frombuffer(raw, "<i4").astype(np.float32) / 2147483648.0
+    if pcm.channels > 1:
+        x = x.reshape(-1, pcm.channels).mean(axis=1)
+    if pcm.tag == _FLOAT:
+        np.nan_to_num(x, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    return x
+
+
+def decode(pcm: Pcm, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Frames [start, stop) (all by default) as one mono float32 array, converted in chunks."""
+    stop = pcm.frames if stop is None else stop
+    out = np.empty(stop - start, np.float32)
+    for lo in range(start, stop, CHUNK_FRAMES):
+        hi = min(lo + CHUNK_FRAMES, stop)
+        out[lo - start:hi - start] = _mono(pcm, lo, hi)
+    return out
+
+
+def decode_wav(data: bytes) -> tuple[np.ndarray, int]:
+    """Mono float32 samples in [-1, 1] and the rate, from a RIFF WAV (PCM 8/16/24/32-bit or float)."""
+    pcm = read_wav(data)
+    return decode(pcm), pcm.rate
 
 
 def decode_pcm16(data: bytes, rate: int) -> tuple[np.ndarray, int]:
     """Raw little-endian 16-bit mono PCM, as a browser's AudioWorklet can send it."""
-    if not 1000 <= rate <= 192000:
-        raise BadInput("sample_rate must be from 1000 to 192000 Hz")
-    if len(data) < 2:
-        raise BadInput("the recording is empty")
-    if len(data) // 2 > MAX_SECONDS * rate:
-        raise BadInput(f"the recording is longer than {MAX_SECONDS:.0f} s; send a short answer")
-    return np.frombuffer(data[: len(data) // 2 * 2], "<i2").astype(np.float32) / 32768.0, rate
+    return decode(read_pcm16(data, rate)), rate
+
+
+def span_frames(pcm: Pcm, params: "FeatureParams") -> int:
+    """How many frames are decoded: all of a short recording; of a long one, the model's clip
+    and SPAN_MARGIN_S either side (silence trimming and the loudest window then work on that)."""
+    return min(pcm.frames, math.ceil((params.clip_seconds + 2 * SPAN_MARGIN_S) * pcm.rate))
+
+
+def loudest_span(pcm: Pcm, params: "FeatureParams") -> tuple[int, int]:
+    """The frames to decode: the whole recording when short; else `span_frames` centred on the
+    loudest clip-long stretch, found from block energies computed chunk by chunk."""
+    want = span_frames(pcm, params)
+    if want >= pcm.frames:
+        return 0, pcm.frames
+    block = max(1, round(params.hop * pcm.rate / params.sample_rate))
+    step = block * max(1, CHUNK_FRAMES // block)
+    energies = []
+    for lo in range(0, pcm.frames - block + 1, step):
+        x = _mono(pcm, lo, min(lo + step, pcm.frames))
+        n = len(x) // block
+        energies.append(np.square(x[:n * block].reshape(n, block), dtype=np.float64).sum(axis=1))
+    energy = np.concatenate(energies)
+    clip_blocks = max(1, min(len(energy), round(params.clip_seconds * pcm.rate / block)))
+    power = np.concatenate([[0.0], np.cumsum(energy)])
+    loudest = int(np.argmax(power[clip_blocks:] - power[:-clip_blocks]))
+    centre = (loudest * block) + clip_blocks * block // 2
+    start = min(max(0, centre - want // 2), pcm.frames - want)
+    return start, start + want
+
+
+def clip_features(pcm: Pcm, params: "FeatureParams") -> np.ndarray:
+    """The model's features for a checked recording, decoding only what its clip needs."""
+    start, stop = loudest_span(pcm, params)
+    return features(decode(pcm, start, stop), pcm.rate, params)
+
+
+# Peak bytes per sample of each step, measured on x86-64 with numpy 2.4 (tests/test_audio_limits.py
+# checks the estimate stays above the real peak). pocketfft takes ~25 B a point for a length with
+# only small prime factors and ~155 B (Bluestein's algorithm) for one with a large prime factor.
+_CONVERT_BYTES = {8: 13, 16: 14, 24: 32, 32: 16}  # one chunk: raw view -> int -> float32 -> scaled
+_FFT_SMOOTH, _FFT_ROUGH = 40, 176
+_FIT_BYTES = 56  # fit_clip at the model's rate: float64 power, cumulative sum, window sums
+
+
+def _largest_prime_factor(n: int) -> int:
+    largest, p = 1, 2
+    while p * p <= n:
+        while n % p == 0:
+            largest, n = p, n // p
+        p += 1 if p == 2 else 2
+    return max(largest, n) if n > 1 else largest
+
+
+def _fft_bytes(n: int) -> int:
+    return n * (_FFT_SMOOTH if _largest_prime_factor(n) <= 256 else _FFT_ROUGH)
+
+
+def decode_bytes(pcm: Pcm, params: "FeatureParams") -> int:
+    """Peak memory `clip_features` takes for this recording, from its header alone: the mono span,
+    one chunk's conversion copies (times the channels), resampling's FFTs, the clip, the log-mel."""
+    n = span_frames(pcm, params)
+    chunk = min(CHUNK_FRAMES, pcm.frames)
+    total = 4 * n + chunk * pcm.channels * _CONVERT_BYTES[pcm.bits] + chunk * 12
+    n_out = n
+    if pcm.rate != params.sample_rate:
+        n_out = max(1, int(round(n * params.sample_rate / pcm.rate)))
+        total += _fft_bytes(n) + _fft_bytes(n_out) + 8 * max(n, n_out) + 8 * n_out
+    total += _FIT_BYTES * n_out + 4 * params.clip_samples
+    bins = params.n_fft // 2 + 1
+    total += params.frames * params.n_fft * 24 + params.frames * bins * 16 + params.n_mels * bins * 4
+    return total
 
 
 def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
     """Band-limited resampling in the frequency domain (clips are short, so one FFT is cheap)."""
     if rate == target:
-        return x.astype(np.float32)
+        return x.astype(np.float32, copy=False)
     n_out = max(1, int(round(len(x) * target / rate)))
     spectrum = np.fft.rfft(x)
     keep = n_out // 2 + 1
@@ -125,7 +283,10 @@ def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
         spectrum = spectrum[:keep]
     else:
         spectrum = np.concatenate([spectrum, np.zeros(keep - len(spectrum), spectrum.dtype)])
-    return (np.fft.irfft(spectrum, n_out) * (n_out / len(x))).astype(np.float32)
+    out = np.fft.irfft(spectrum, n_out)
+    del spectrum  # a long recording's spectrum is as big as the recording: free it before scaling
+    out *= n_out / len(x)
+    return out.astype(np.float32, copy=False)
 
 
 def fit_clip(x: np.ndarray, params: FeatureParams) -> np.ndarray:

@@ -16,7 +16,8 @@ import numpy as np  # noqa: E402
 
 from ..errors import BadInput, PayloadTooLarge  # noqa: E402
 from ..manifest import Preprocess, TensorSpec  # noqa: E402
-from .image_header import read_header  # noqa: E402
+from .budget import UNLIMITED, DecodeBudget  # noqa: E402
+from .image_header import ImageHeader, read_header  # noqa: E402
 
 WORKING_SIZE = 128  # pixels on the long side while a drawing is normalised
 STROKE_DIVISOR = 3.5  # optdigits strokes are thick: about a third of the digit's height
@@ -24,23 +25,52 @@ _REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_RE
             8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
-def decode(data: bytes, max_pixels: int, target: tuple[int, int] | None = None) -> np.ndarray:
-    """BGR uint8 picture, upright (EXIF orientation applied), transparency flattened.
+def reduction(header: ImageHeader, target: tuple[int, int] | None) -> int:
+    """1, 2, 4 or 8: how much smaller libjpeg may decode a JPEG and still give the model enough pixels."""
+    factor = 1
+    if header.format == "jpeg" and target:
+        while factor < 8 and min(header.width, header.height) // (factor * 2) >= 2 * max(target):
+            factor *= 2
+    return factor
 
-    Large JPEGs are decoded at 1/2, 1/4 or 1/8 scale when the model needs far fewer pixels:
-    libjpeg does that almost for free, and it is most of the work for a phone photo on a Pi.
+
+def working_bytes(header: ImageHeader, factor: int = 1) -> int:
+    """The most memory decoding this picture holds at once, from its header alone, with a margin.
+
+    Measured (tests/test_hostile_memory.py checks it): OpenCV's PNG and WebP decoders hold twice
+    their output while decoding. After that, the output plus the one copy each later step makes
+    while the one before is alive: 16-bit samples to 8-bit, transparency flattened (a mask, then
+    strips into one BGR copy), gray to BGR. Resizing for the model comes first, so the colour
+    conversion after it is small.
     """
+    pixels = -(-header.width // factor) * -(-header.height // factor)
+    channels, sample = (3, 1) if header.format == "jpeg" else (header.channels, header.sample_bytes)
+    decoded = pixels * channels * sample
+    decoding = decoded * (2 if header.format in ("png", "webp") else 1)
+    mask = pixels if channels == 4 else 0
+    after = decoded + mask + pixels * max(channels if sample > 1 else 0, 3)
+    return int(max(decoding, after) * 1.15) + (4 << 20)  # libjpeg and friends: a few MB of their own
+
+
+def checked_header(data: bytes, max_pixels: int) -> ImageHeader:
+    """The picture's header, refused before any decoding when it declares too many pixels."""
     header = read_header(data)
     if header.pixels > max_pixels:
         raise PayloadTooLarge(
             f"the image declares {header.width}x{header.height} pixels, over the limit of {max_pixels}; "
             "send a smaller picture", width=header.width, height=header.height)
+    return header
+
+
+def decode(data: bytes, header: ImageHeader, factor: int = 1) -> np.ndarray:
+    """BGR uint8 picture, upright (EXIF orientation applied), transparency flattened.
+
+    Large JPEGs are decoded at 1/2, 1/4 or 1/8 scale (`factor`, from `reduction`) when the model
+    needs far fewer pixels: libjpeg does that almost for free, and it is most of the work for a
+    phone photo on a Pi. The caller holds `working_bytes(header, factor)` of the decode budget.
+    """
     buffer = np.frombuffer(data, np.uint8)
     if header.format == "jpeg":
-        factor = 1
-        if target:
-            while factor < 8 and min(header.width, header.height) // (factor * 2) >= 2 * max(target):
-                factor *= 2
         image = cv2.imdecode(buffer, _REDUCED[factor])
     elif header.format in ("png", "webp"):
         image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
@@ -48,8 +78,8 @@ def decode(data: bytes, max_pixels: int, target: tuple[int, int] | None = None) 
         image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
         raise BadInput(f"the {header.format} image could not be decoded; it may be damaged")
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
+    if image.dtype != np.uint8:  # 16-bit PNG: one 8-bit copy, no wider temporary
+        image = cv2.convertScaleAbs(image, alpha=1 / 257)
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     elif image.shape[2] == 4:
@@ -57,16 +87,27 @@ def decode(data: bytes, max_pixels: int, target: tuple[int, int] | None = None) 
     return image
 
 
+STRIP_ROWS = 64  # rows flattened at a time: the float working copies stay a few hundred KB
+
+
 def _flatten_alpha(bgra: np.ndarray) -> np.ndarray:
-    """Put a transparent drawing on a background that contrasts with its strokes."""
-    alpha = bgra[:, :, 3:4].astype(np.float32) / 255.0
-    bgr = bgra[:, :, :3].astype(np.float32)
-    opaque = alpha[:, :, 0] > 0.5
-    if opaque.all():
+    """Put a transparent drawing on a background that contrasts with its strokes.
+
+    Works in strips of rows into one BGR output, so a huge transparent picture needs no full-size
+    float copies (a 7000x7000 one once took 2.8 GB this way)."""
+    alpha = bgra[:, :, 3]
+    opaque = (alpha > 127).view(np.uint8)
+    count = int(cv2.countNonZero(opaque))
+    if count == alpha.size:
         return np.ascontiguousarray(bgra[:, :, :3])
-    strokes_dark = opaque.any() and bgr[opaque].mean() < 128
+    strokes_dark = count > 0 and float(np.mean(cv2.mean(bgra, mask=opaque)[:3])) < 128
     background = 255.0 if strokes_dark else 0.0
-    return (bgr * alpha + background * (1 - alpha)).round().astype(np.uint8)
+    out = np.empty(bgra.shape[:2] + (3,), np.uint8)
+    for top in range(0, bgra.shape[0], STRIP_ROWS):
+        strip = bgra[top:top + STRIP_ROWS]
+        a = strip[:, :, 3:4].astype(np.float32) / 255.0
+        out[top:top + STRIP_ROWS] = (strip[:, :, :3] * a + background * (1 - a)).round()
+    return out
 
 
 def to_color(bgr: np.ndarray, color: str) -> np.ndarray:
@@ -152,14 +193,31 @@ def image_size(spec: TensorSpec) -> tuple[int, int]:
     return spec.shape[2], spec.shape[1]
 
 
-def preprocess(data: bytes, spec: TensorSpec, prep: Preprocess, max_pixels: int) -> np.ndarray:
+def shrink(picture: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Down to `size` (width, height) with area averaging; a smaller picture is left as it is."""
+    if picture.shape[1] <= size[0] and picture.shape[0] <= size[1]:
+        return picture
+    return cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+
+
+def preprocess(data: bytes, spec: TensorSpec, prep: Preprocess, max_pixels: int,
+               budget: DecodeBudget = UNLIMITED) -> np.ndarray:
+    """The model's input tensor from picture bytes, holding the decode's memory in `budget`."""
     size = image_size(spec)
-    picture = to_color(decode(data, max_pixels, size), prep.color)
-    if prep.crop_to_content and prep.color == "gray":
-        pixels = normalise_drawing(picture, size)
-    else:
+    header = checked_header(data, max_pixels)
+    factor = reduction(header, size)
+    with budget.reserve(working_bytes(header, factor), "the picture"):
+        picture = decode(data, header, factor)
+        if prep.crop_to_content and prep.color == "gray":
+            longest = max(picture.shape[:2])
+            if longest > WORKING_SIZE:  # what normalise_drawing works at: shrink before any copy
+                scale = WORKING_SIZE / longest
+                picture = shrink(picture, (max(1, round(picture.shape[1] * scale)),
+                                           max(1, round(picture.shape[0] * scale))))
+            return quantize(normalise_drawing(to_color(picture, "gray"), size), spec, prep.value_range)
+        shrinking = picture.shape[0] > size[1] or picture.shape[1] > size[0]
+        picture = to_color(cv2.resize(picture, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR),
+                           prep.color)
         if prep.ink == "light_on_dark" and prep.color == "gray":
             picture = bright_strokes(picture)
-        shrinking = picture.shape[0] > size[1] or picture.shape[1] > size[0]
-        pixels = cv2.resize(picture, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-    return quantize(pixels, spec, prep.value_range)
+        return quantize(picture, spec, prep.value_range)

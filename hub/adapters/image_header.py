@@ -19,19 +19,36 @@ class ImageHeader:
     format: str
     width: int
     height: int
+    channels: int = 3  # as decoded: gray 1, colour 3, with transparency 4
+    sample_bytes: int = 1  # 2 for a 16-bit PNG
 
     @property
     def pixels(self) -> int:
         return self.width * self.height
+
+    @property
+    def decoded_bytes(self) -> int:
+        """What the decoder's output takes at full size."""
+        return self.pixels * self.channels * self.sample_bytes
+
+
+# PNG colour types: gray, RGB, palette, gray + alpha, RGBA; OpenCV decodes a palette to BGR (or BGRA
+# with a tRNS chunk, counted as 4 to be safe) and gray + alpha to BGRA.
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 4, 4: 4, 6: 4}
 
 
 def _png(data: bytes) -> ImageHeader:
     if len(data) < 24 or data[12:16] != b"IHDR":
         raise BadInput("the PNG image is truncated (no IHDR header)")
     width, height = struct.unpack(">II", data[16:24])
+    if len(data) < 26:
+        raise BadInput("the PNG image is truncated (short IHDR header)")
+    depth, colour = data[24], data[25]
+    if depth not in (1, 2, 4, 8, 16) or colour not in _PNG_CHANNELS:
+        raise BadInput(f"the PNG image is corrupt (bit depth {depth}, colour type {colour})")
     if b"IEND" not in data[-64:]:
         raise BadInput("the PNG image is truncated (no IEND chunk); send the whole file")
-    return ImageHeader("png", width, height)
+    return ImageHeader("png", width, height, _PNG_CHANNELS[colour], 2 if depth == 16 else 1)
 
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -53,10 +70,13 @@ def _jpeg(data: bytes) -> ImageHeader:
         if marker in _SOF:
             if pos + 9 > len(data):
                 break
+            precision = data[pos + 4]
             height, width = struct.unpack(">HH", data[pos + 5:pos + 9])
+            components = data[pos + 9] if pos + 9 < len(data) else 3
             if data.rfind(b"\xff\xd9") < pos:
                 raise BadInput("the JPEG image is truncated (no end marker); send the whole file")
-            return ImageHeader("jpeg", width, height)
+            # OpenCV decodes to 8-bit BGR whatever the file holds; 12-bit JPEGs pass through 16 bits
+            return ImageHeader("jpeg", width, height, max(3, components), 2 if precision > 8 else 1)
         pos += 2 + length
     raise BadInput("the JPEG image is truncated (no frame header)")
 
@@ -68,7 +88,7 @@ def _bmp(data: bytes) -> ImageHeader:
     width, height = struct.unpack("<ii", data[18:26])
     if file_size and len(data) < file_size:
         raise BadInput("the BMP image is truncated; send the whole file")
-    return ImageHeader("bmp", abs(width), abs(height))
+    return ImageHeader("bmp", abs(width), abs(height), 3)
 
 
 def _webp(data: bytes) -> ImageHeader:
@@ -86,7 +106,7 @@ def _webp(data: bytes) -> ImageHeader:
         width, height = (x & 0x3FFF for x in struct.unpack("<HH", data[26:30]))
     else:
         raise BadInput("the WebP image is corrupt (unknown chunk)")
-    return ImageHeader("webp", width, height)
+    return ImageHeader("webp", width, height, 4)
 
 
 def read_header(data: bytes) -> ImageHeader:

@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import BadInput
 
 if TYPE_CHECKING:
+    from ..adapters.budget import DecodeBudget
     from ..config import LimitsConfig
     from ..manifest import ModelSpec
 
@@ -68,8 +69,10 @@ class Task:
         """The request's options (query string, or Socket.IO payload), checked; {} by default."""
         return {}
 
-    def prepare(self, media: Media, spec: "ModelSpec", limits: "LimitsConfig") -> list[np.ndarray]:
-        """The model's input tensors, from the media (bounded in memory and time)."""
+    def prepare(self, media: Media, spec: "ModelSpec", limits: "LimitsConfig",
+                budget: "DecodeBudget") -> list[np.ndarray]:
+        """The model's input tensors, from the media. Bounded in memory: reserve in `budget` what
+        the decode will hold at its peak, estimated from the header, before decoding."""
         raise NotImplementedError
 
     def decode(self, outputs: list[np.ndarray], spec: "ModelSpec", options: dict) -> Result:

@@ -17,6 +17,7 @@ from ..errors import BadInput, ModelError
 from .base import Picture, Result, Sound, Task
 
 if TYPE_CHECKING:
+    from ..adapters.budget import DecodeBudget
     from ..config import LimitsConfig
     from ..manifest import ModelSpec, TensorSpec
 
@@ -109,8 +110,9 @@ class ImageClassification(Classification):
     name = "image-classification"
     media = (Picture,)
 
-    def prepare(self, media: Picture, spec: "ModelSpec", limits: "LimitsConfig") -> list[np.ndarray]:
-        return [preprocess(media.data, spec.inputs[0], spec.preprocess, limits.max_image_pixels)]
+    def prepare(self, media: Picture, spec: "ModelSpec", limits: "LimitsConfig",
+                budget: "DecodeBudget") -> list[np.ndarray]:
+        return [preprocess(media.data, spec.inputs[0], spec.preprocess, limits.max_image_pixels, budget)]
 
 
 class AudioClassification(Classification):
@@ -125,7 +127,9 @@ class AudioClassification(Classification):
                              f"make {list(params.shape)}; rebuild the model")
         return spec
 
-    def prepare(self, media: Sound, spec: "ModelSpec", limits: "LimitsConfig") -> list[np.ndarray]:
+    def prepare(self, media: Sound, spec: "ModelSpec", limits: "LimitsConfig",
+                budget: "DecodeBudget") -> list[np.ndarray]:
         params = audio.FeatureParams.from_json(spec.preprocess.extra)
-        x, rate = media.samples()
-        return [quantize_real(audio.features(x, rate, params), spec.inputs[0])]
+        pcm = audio.read_sound(media.data, media.sample_rate)  # the header checked; nothing decoded yet
+        with budget.reserve(audio.decode_bytes(pcm, params), "the recording"):
+            return [quantize_real(audio.clip_features(pcm, params), spec.inputs[0])]

@@ -1,0 +1,195 @@
+"""What a curious pupil's laptop sends: decompression bombs, and a memory cap to run the hub under.
+
+Shared by the tests (tests/test_hostile_*.py) and bench/abuse.py. Payloads are made as streams,
+so making a bomb takes kilobytes here, not the gigabytes it asks of the hub.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def png_bomb(width: int = 7000, height: int = 7000, depth: int = 16, colour: int = 6) -> bytes:
+    """A valid PNG of zeros: 7000x7000 16-bit RGBA (fully transparent) is about 380 KB and 392 MB decoded."""
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour]
+    row = b"\x00" * (1 + width * channels * depth // 8)  # filter byte 0, then the samples
+    squeeze = zlib.compressobj(9)
+    body = b"".join(squeeze.compress(row) for _ in range(height)) + squeeze.flush()
+    header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", body) + _chunk(b"IEND", b"")
+
+
+class MemoryCap:
+    """A memory cgroup this test makes, like the unit's MemoryMax: put the hub in it, read its peak
+    and whether the kernel killed anything. cgroup v2 (memory.max) or v1 (memory.limit_in_bytes).
+
+    `MemoryCap.unavailable()` says why not, when the machine does not let us make one."""
+
+    def __init__(self, name: str, limit_bytes: int) -> None:
+        self.limit = limit_bytes
+        base = _own_memory_cgroup()
+        if base is None:
+            raise RuntimeError(self.unavailable() or "no memory cgroup")
+        self.v2 = (base / "memory.max").exists() or (base / "cgroup.controllers").exists()
+        self.path = base / f"{name}-{os.getpid()}"
+        self.path.mkdir(exist_ok=True)
+        if self.v2:
+            (self.path / "memory.max").write_text(str(limit_bytes))
+            (self.path / "memory.swap.max").exists() and (self.path / "memory.swap.max").write_text("0")
+        else:
+            (self.path / "memory.limit_in_bytes").write_text(str(limit_bytes))
+
+    @staticmethod
+    def unavailable() -> str | None:
+        base = _own_memory_cgroup()
+        if base is None:
+            return "no writable memory cgroup on this machine (needs root and cgroup v1 or v2 with memory)"
+        try:
+            probe = base / f"probe-{os.getpid()}"
+            probe.mkdir()
+            probe.rmdir()
+        except OSError as exc:
+            return f"cannot make a memory cgroup under {base}: {exc}"
+        return None
+
+    def add(self, pid: int) -> None:
+        (self.path / "cgroup.procs").write_text(str(pid))
+
+    @property
+    def peak_bytes(self) -> int:
+        for name in ("memory.peak", "memory.max_usage_in_bytes"):
+            if (self.path / name).exists():
+                return int((self.path / name).read_text())
+        return 0
+
+    @property
+    def oom_kills(self) -> int:
+        if self.v2:
+            for line in (self.path / "memory.events").read_text().splitlines():
+                key, value = line.split()
+                if key == "oom_kill":
+                    return int(value)
+            return 0
+        for line in (self.path / "memory.oom_control").read_text().splitlines():
+            key, value = line.split()
+            if key == "oom_kill":
+                return int(value)
+        return 0
+
+    def close(self) -> None:
+        """Move anything left to the parent and remove the group."""
+        try:
+            for pid in (self.path / "cgroup.procs").read_text().split():
+                try:
+                    (self.path.parent / "cgroup.procs").write_text(pid)
+                except OSError:
+                    pass
+            self.path.rmdir()
+        except OSError:
+            pass
+
+
+def _own_memory_cgroup() -> Path | None:
+    """The memory cgroup this process is in, if we may make groups under it."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            folder = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+            if folder.is_dir() and os.access(folder, os.W_OK):
+                return folder
+    for line in lines:  # cgroup v2: one unified tree
+        if line.startswith("0::"):
+            folder = Path("/sys/fs/cgroup") / line[3:].lstrip("/")
+            if (folder / "memory.max").exists() or (Path("/sys/fs/cgroup") / "cgroup.controllers").exists():
+                if folder.is_dir() and os.access(folder, os.W_OK):
+                    return folder
+    return None
+
+
+class RawTablet:
+    """A pupil's tablet speaking Engine.IO 4 / Socket.IO 5 by hand over one WebSocket, from its own
+    loopback address (127.0.0.x), as a device of its own on the room's Wi-Fi would."""
+
+    def __init__(self, host: str, port: int, address: str = "127.0.0.1", namespace: str = "/class",
+                 timeout_s: float = 15) -> None:
+        import json
+        import socket
+        import threading
+
+        import websocket
+
+        self._json = json
+        self.namespace = namespace
+        sock = socket.create_connection((host, port), timeout=timeout_s, source_address=(address, 0))
+        self.ws = websocket.create_connection(f"ws://{host}:{port}/socket.io/?EIO=4&transport=websocket",
+                                              socket=sock, timeout=timeout_s, origin=f"http://{host}:{port}")
+        if not self.ws.recv().startswith("0"):
+            raise ConnectionError("no Engine.IO open packet")
+        self.ws.send(f"40{namespace},")
+        if not self.ws.recv().startswith(f"40{namespace},"):
+            raise ConnectionError("the namespace refused the connection")
+        self._next_id = 0
+        self._waiting: dict[int, list] = {}
+        self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self.closed = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        prefix = f"43{self.namespace},"
+        try:
+            while True:
+                message = self.ws.recv()
+                if message == "2":  # Engine.IO ping
+                    with self._send_lock:
+                        self.ws.send("3")
+                elif isinstance(message, str) and message.startswith(prefix):
+                    rest = message[len(prefix):]
+                    digits = len(rest) - len(rest.lstrip("0123456789"))
+                    ack, body = int(rest[:digits]), self._json.loads(rest[digits:])
+                    with self._lock:
+                        slot = self._waiting.pop(ack, None)
+                    if slot is not None:
+                        slot[1] = body[0] if body else None
+                        slot[0].set()
+        except Exception:  # noqa: BLE001 - the connection ended, however
+            self.closed.set()
+            with self._lock:
+                for slot in self._waiting.values():
+                    slot[0].set()
+
+    def call(self, event: str, data: dict, binary: bytes | None = None, timeout_s: float = 15):
+        """Emit `event` with `data` (and one binary attachment as data["image"]); the acknowledgement."""
+        import threading
+
+        with self._lock:
+            self._next_id += 1
+            ack = self._next_id
+            slot = self._waiting[ack] = [threading.Event(), None]
+        payload = dict(data)
+        with self._send_lock:
+            if binary is None:
+                self.ws.send(f"42{self.namespace},{ack}" + self._json.dumps([event, payload]))
+            else:
+                payload["image"] = {"_placeholder": True, "num": 0}
+                self.ws.send(f"451-{self.namespace},{ack}" + self._json.dumps([event, payload]))
+                self.ws.send_binary(binary)
+        if not slot[0].wait(timeout_s) or self.closed.is_set() and slot[1] is None:
+            raise TimeoutError(f"no answer to {event} within {timeout_s} s")
+        return slot[1]
+
+    def close(self) -> None:
+        try:
+            self.ws.close()
+        except Exception:  # noqa: BLE001
+            pass
