@@ -91,6 +91,29 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return worst
 
 
+def cmd_tls_renew(args: argparse.Namespace) -> int:
+    """Make or renew the hub's own HTTPS certificate; as root, keep the CA's key out of the hub's reach."""
+    import subprocess
+
+    from .tls import renew_for
+
+    config = _config(args)
+    setup_logging(config.logging.level)
+    if config.server.tls != "self-signed":
+        print(f'[server] tls is "{config.server.tls}" in {config.source}: the hub makes no certificate of its own; '
+              "nothing to do")
+        return 0
+    done = renew_for(config, args.owner, args.ca_dir, args.new_ca)
+    print(f"certificate authority {done.authority}, valid until {done.ca_until:%Y-%m-%d}, key in {done.ca_key}; "
+          f"HTTPS certificate {'renewed' if done.renewed else 'kept'}, valid until {done.cert_until:%Y-%m-%d}")
+    if done.authority == "replaced":
+        print("every tablet must trust the new authority once: open https://<hub>:<port>/ca.crt (docs/TEACHERS.md)")
+    if done.renewed:  # a new key: the kiosk's browser is pinned to the old one until it restarts
+        for unit in args.restart:
+            subprocess.run(["systemctl", "--no-block", "try-restart", unit], capture_output=True, timeout=30)
+    return 0
+
+
 def cmd_kiosk(args: argparse.Namespace) -> int:
     from .kiosk import run
 
@@ -120,6 +143,21 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--models", type=Path, help="models folder (default from the config)")
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
     doctor.set_defaults(func=cmd_doctor)
+    tls = sub.add_parser("tls", help='the hub\'s own HTTPS certificate ([server] tls = "self-signed")')
+    tls_sub = tls.add_subparsers(dest="tls_command", required=True)
+    renew = tls_sub.add_parser("renew", help="make or renew the certificate authority and the hub's certificate "
+                                             "(systemd runs it as root before the hub starts, and daily)")
+    renew.add_argument("--config", type=Path, help="TOML config file")
+    renew.add_argument("--owner", help="the user the hub runs as (root only): its certificate and key become "
+                                       "readable by it, the authority's key root's alone (default, as root: the "
+                                       "owner of the data folder)")
+    renew.add_argument("--ca-dir", type=Path, help="the authority's folder (default: <data_dir>-ca with --owner, "
+                                                   "else <data_dir>/tls/ca)")
+    renew.add_argument("--new-ca", action="store_true", help="make a new certificate authority now (every tablet "
+                                                             "must trust it again): for a day of your choosing")
+    renew.add_argument("--restart", action="append", default=[], metavar="UNIT",
+                       help="systemd unit to restart when the key changed (the kiosk pins it)")
+    renew.set_defaults(func=cmd_tls_renew)
     kiosk = sub.add_parser("kiosk", help="the front screen: wait for the hub on this machine, then open /kiosk "
                                          "full screen in Chromium (classroom-kiosk.service runs it in cage)")
     kiosk.add_argument("--port", type=int, default=8080, help="the hub's port (default 8080)")

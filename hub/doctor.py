@@ -182,6 +182,30 @@ def check_clock(config: Config) -> list[Check]:
     return [Check("OK", "clock", time.strftime("%Y-%m-%d %H:%M %Z"))]
 
 
+def check_tls(config: Config) -> list[Check]:
+    """HTTPS: the hub's own certificate authority and certificate (hub/tls.py), or the school's files."""
+    tls = config.server.tls
+    if tls == "off":
+        return [Check("INFO", "https", 'off: tablets need [server] tls = "self-signed" for the camera and '
+                                       "microphone (docs/TEACHERS.md)")]
+    if tls == "files":
+        from cryptography import x509
+
+        try:
+            cert = x509.load_pem_x509_certificate(Path(config.server.cert_file).read_bytes())
+        except (OSError, ValueError) as exc:
+            return [Check("FAIL", "https", f"cannot read {config.server.cert_file}: {exc}", "check [server] cert_file")]
+        left = cert.not_valid_after_utc.timestamp() - time.time()
+        level = "FAIL" if left <= 0 else "WARN" if left < 14 * 86400 else "OK"
+        return [Check(level, "https", f"your certificate {config.server.cert_file} is valid until "
+                                      f"{cert.not_valid_after_utc:%Y-%m-%d}",
+                      "" if level == "OK" else "renew it with whoever issued it, then restart the hub")]
+    from .tls import config_names, inspect, renew_hint
+
+    return [Check(level, "https", message, fix) for level, message, fix in
+            inspect(Path(config.classroom.data_dir) / "tls", config_names(config), renew_hint(config.source))]
+
+
 def check_disk(config: Config) -> list[Check]:
     folder = Path(config.classroom.data_dir)
     target = folder if folder.exists() else folder.parent if folder.parent.exists() else Path(".")
@@ -194,7 +218,7 @@ def check_disk(config: Config) -> list[Check]:
 
 CHECKS: list[Callable[[Config], list[Check]]] = [
     check_runtime, check_numpy_opencv, check_accelerators, check_power_and_heat, check_microphone_and_camera,
-    check_models, check_port, check_clock, check_disk,
+    check_models, check_port, check_clock, check_tls, check_disk,
 ]
 
 

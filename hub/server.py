@@ -27,15 +27,18 @@ def urls(host: str, port: int, scheme: str = "http") -> list[str]:
 
 
 def certificate_files(config: Config) -> tuple[str, str] | None:
-    """(certfile, keyfile) for gunicorn, making the hub's own certificate when asked to."""
+    """(certfile, keyfile) for gunicorn, making the hub's own certificate when asked to (or, on an
+    installed hub, using the one root made: hub/tls.py). gthread reads both files at each new
+    connection, so a renewal by classroom-hub-tls.timer is served without a restart."""
     if config.server.tls == "files":
         return config.server.cert_file, config.server.key_file
     if config.server.tls == "self-signed":
         from pathlib import Path
 
-        from .tls import ensure_certificate
+        from .tls import config_names, renew_hint, serving_certificate
 
-        made = ensure_certificate(Path(config.classroom.data_dir) / "tls")
+        made = serving_certificate(Path(config.classroom.data_dir) / "tls", config_names(config),
+                                   renew_hint(config.source))
         return str(made.cert), str(made.key)
     return None
 

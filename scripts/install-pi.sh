@@ -51,6 +51,7 @@ done
 OPT=$PREFIX/opt/classroom-hub
 ETC=$PREFIX/etc/classroom-hub
 DATA=$PREFIX/var/lib/classroom-hub
+CA=$PREFIX/var/lib/classroom-hub-ca  # the HTTPS certificate authority's key: root's alone (docs/TEACHERS.md)
 UNITS=$PREFIX/etc/systemd/system
 RULES=$PREFIX/etc/udev/rules.d
 
@@ -63,15 +64,16 @@ fi
 
 if [ "$UNINSTALL" = 1 ]; then
   if [ "$ROOT" = 1 ]; then
-    systemctl disable --now classroom-kiosk.service classroom-hub.service 2>/dev/null || true
+    systemctl disable --now classroom-kiosk.service classroom-hub.service classroom-hub-tls.timer 2>/dev/null || true
   fi
-  rm -f "$UNITS/classroom-hub.service" "$UNITS/classroom-kiosk.service" "$RULES/60-coral-edgetpu.rules"
+  rm -f "$UNITS/classroom-hub.service" "$UNITS/classroom-kiosk.service" "$RULES/60-coral-edgetpu.rules" \
+    "$UNITS/classroom-hub-tls.service" "$UNITS/classroom-hub-tls.timer"
   rm -rf "$OPT"
   if [ "$PURGE" = 1 ]; then
-    rm -rf "$ETC" "$DATA"
+    rm -rf "$ETC" "$DATA" "$CA"
     say "removed, with the config, the models, the PIN and the certificates"
   else
-    say "removed; kept $ETC and $DATA (models, PIN, certificates); --purge removes them too"
+    say "removed; kept $ETC, $DATA and $CA (models, PIN, certificates); --purge removes them too"
   fi
   if [ "$ROOT" = 1 ]; then
     systemctl daemon-reload
@@ -96,7 +98,8 @@ if [ "$ROOT" = 1 ]; then
   fi
 fi
 
-mkdir -p "$OPT" "$ETC" "$DATA/models" "$UNITS" "$RULES"
+mkdir -p "$OPT" "$ETC" "$DATA/models" "$UNITS" "$RULES" "$CA"
+chmod 0700 "$CA"
 
 say "creating the Python environment in $OPT/venv"
 if [ -n "$VENV" ]; then
@@ -158,7 +161,9 @@ if [ "$KIOSK" = 1 ] && [ ! -f "$ETC/kiosk.env" ]; then
   say "wrote $ETC/kiosk.env"
 fi
 
-sed "s#@PREFIX@#$PREFIX#g" "$SRC/systemd/classroom-hub.service" > "$UNITS/classroom-hub.service"
+for unit in classroom-hub.service classroom-hub-tls.service classroom-hub-tls.timer; do
+  sed "s#@PREFIX@#$PREFIX#g" "$SRC/systemd/$unit" > "$UNITS/$unit"
+done
 if [ "$KIOSK" = 1 ]; then
   sed "s#@PREFIX@#$PREFIX#g; s#@PORT@#$PORT#g" "$SRC/systemd/classroom-kiosk.service" \
     > "$UNITS/classroom-kiosk.service"
@@ -166,11 +171,14 @@ fi
 cp "$SRC/systemd/60-coral-edgetpu.rules" "$RULES/60-coral-edgetpu.rules"
 
 if [ "$ROOT" = 1 ]; then
-  chown -R classroom-hub:classroom-hub "$DATA"
+  # All but tls/: with HTTPS, root's `classroom-hub tls renew` owns that folder, so that the hub
+  # reads its certificate but cannot change it (systemd/classroom-hub.service, ExecStartPre).
+  find "$DATA" -path "$DATA/tls" -prune -o -exec chown -h classroom-hub:classroom-hub {} +
   chmod 0750 "$DATA"
   udevadm control --reload-rules && udevadm trigger --subsystem-match=usb || true
   systemctl daemon-reload
   systemctl enable --now classroom-hub.service
+  systemctl enable --now classroom-hub-tls.timer
   if [ "$KIOSK" = 1 ]; then
     systemctl enable classroom-kiosk.service
     systemctl set-default graphical.target >/dev/null

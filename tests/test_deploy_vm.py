@@ -99,6 +99,19 @@ def test_with_https_the_kiosk_trusts_only_the_hubs_key(pi):
     browser = pi.browser_command()
     assert "https://127.0.0.1:8080/kiosk" in browser and "--ignore-certificate-errors-spki-list=" in browser, browser
     assert "--ignore-certificate-errors " not in browser + " ", browser
+    # root's `classroom-hub tls renew` (ExecStartPre=+) made the certificate: the authority's key is
+    # root's alone, and the hub's user reads its certificate and key but cannot reach that key
+    modes = pi.vm.must("stat -c '%n %U:%G %a' /var/lib/classroom-hub-ca /var/lib/classroom-hub-ca/ca.key "
+                       "/var/lib/classroom-hub/tls /var/lib/classroom-hub/tls/hub.key").strip().splitlines()
+    assert [line.strip() for line in modes] == [
+        "/var/lib/classroom-hub-ca root:root 700", "/var/lib/classroom-hub-ca/ca.key root:root 600",
+        "/var/lib/classroom-hub/tls root:classroom-hub 750",
+        "/var/lib/classroom-hub/tls/hub.key root:classroom-hub 640"], modes
+    assert not pi.vm.run("ls -A /var/lib/classroom-hub/tls | grep -qv -e '^ca.crt$' -e '^hub.crt$' -e '^hub.key$'").ok
+    assert not pi.vm.run("runuser -u classroom-hub -- cat /var/lib/classroom-hub-ca/ca.key").ok
+    assert pi.vm.run("runuser -u classroom-hub -- cat /var/lib/classroom-hub/tls/hub.key").ok
+    timer = pi.unit("classroom-hub-tls.timer", "UnitFileState", "ActiveState")
+    assert timer == {"UnitFileState": "enabled", "ActiveState": "active"}, timer
 
 
 def test_doctor_on_the_installed_machine_warns_without_failing(pi):
