@@ -1,19 +1,27 @@
 """The Flask application factory: one Hub, one classroom, one event bus, blueprints, Socket.IO."""
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import logging
+import os
+import tempfile
 from pathlib import Path
 
 from flask import Flask, Request, jsonify
 
 from .activities import ActivityContext
 from .classroom.service import ClassroomService
+from .classroom.store import folder_fix
 from .config import Config, load_config
+from .errors import ConfigError
 from .events import EventBus
 from .service import Hub
 from .web import api, classes, metrics_view, pages, testing, v2
+from .web.bodies import bound_bodies
 from .web.errors import register_error_handlers
+from .web.hosts import HostCheck, own_names
 from .web.live import create_live
 
 log = logging.getLogger(__name__)
@@ -35,6 +43,7 @@ def build_app(config: Config | None = None, start: bool = True, announce_pin=pri
     app.request_class = InMemoryRequest
     app.config["MAX_CONTENT_LENGTH"] = config.limits.max_body_bytes
     app.json.sort_keys = False
+    bound_bodies(app)  # a streamed body over the limit is 413; JSON depth bounded (hub/web/bodies.py)
     if start:
         make_data_folder(config)  # before the classroom opens its database there
     bus = EventBus()
@@ -48,6 +57,7 @@ def build_app(config: Config | None = None, start: bool = True, announce_pin=pri
         app.register_blueprint(testing.bp)
     register_error_handlers(app)
     app.extensions["live"] = create_live(app, the_hub, the_classroom)
+    app.wsgi_app = HostCheck(app.wsgi_app, own_names(config))  # outermost: Socket.IO too (hub/web/hosts.py)
 
     @app.get("/api")
     def index():
@@ -61,11 +71,31 @@ def build_app(config: Config | None = None, start: bool = True, announce_pin=pri
 
 
 def make_data_folder(config: Config) -> None:
-    """The serving hub keeps its PIN hash, certificates, probe cache and the running class here;
-    without the folder it still serves (the PIN from the config, no TLS, the class in memory only),
-    just without what it would remember."""
+    """The serving hub keeps its PIN hash, certificates, probe cache and the running class here, so
+    the folder must exist and take a write (a read-only card or a full disk would otherwise fail
+    later, mid-lesson): if not, a ConfigError naming the folder and the fix. A trial file is written
+    and removed, leaving nothing behind."""
     folder = Path(config.classroom.data_dir)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"the data folder {folder} is a file, not a folder: move the file away, "
+                          "or set [classroom] data_dir to a folder")
+    trial, made = None, not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        fd, trial = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(b"classroom-hub")
+            fh.flush()
+            os.fsync(fh.fileno())
     except OSError as exc:
-        log.warning("cannot make the data folder %s (%s): set [classroom] data_dir", folder, exc)
+        fix = folder_fix(folder, full=exc.errno in (errno.ENOSPC, errno.EDQUOT))
+        if trial is not None:
+            Path(trial).unlink(missing_ok=True)
+            trial = None
+        if made and folder.is_dir():
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # made just now and of no use: leave nothing behind
+        raise ConfigError(f"cannot write to the data folder {folder} ({exc.strerror or exc}): {fix}") from None
+    finally:
+        if trial is not None:
+            Path(trial).unlink(missing_ok=True)

@@ -24,11 +24,15 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from .app import make_data_folder
+    from .classroom.service import prepare
     from .server import check_port, serve
 
     config = _config(args)
     setup_logging(config.logging.level)
     check_port(config)
+    make_data_folder(config)  # start-up problems here: one line and exit 2, not the worker's traceback
+    prepare(config)
     return serve(config)
 
 

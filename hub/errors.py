@@ -60,6 +60,13 @@ class Unauthorized(HubError):
     code = "unauthorized"
 
 
+class CrossOrigin(HubError):
+    """A teacher control sent by a page of another site, or a browser form with no Origin: refused."""
+
+    status = 403
+    code = "cross_origin"
+
+
 class RetryLater(HubError):
     """Refused for now: `retry_after_s` (and the Retry-After header) says when to try again."""
 
@@ -69,7 +76,7 @@ class RetryLater(HubError):
 
 
 class TooManyAttempts(RetryLater):
-    """Too many wrong PINs from one address: wait, then try again."""
+    """Too many wrong PINs from one address, or from new devices hub-wide: wait, then try again."""
 
     status = 429
     code = "too_many_attempts"

@@ -53,7 +53,7 @@ class HubServer(BaseApplication):
         settings = {
             "bind": f"[{server.host}]:{server.port}" if ":" in server.host else f"{server.host}:{server.port}",
             "workers": 1,  # one process owns each Edge TPU and the classroom state
-            "worker_class": "gthread",
+            "worker_class": "hub.worker.GuardedWorker",  # gthread with per-address and time limits
             "threads": server.threads,
             "timeout": 120,
             "graceful_timeout": 10,

@@ -21,7 +21,10 @@ CLIENTS: list = []  # every Socket.IO client a test opened, closed after it
 
 @pytest.fixture(scope="module")
 def shared(module_models, module_hubs):
-    return module_hubs(module_models, classroom={"join_burst": 200})  # every tablet here is 127.0.0.1
+    # Every tablet here is 127.0.0.1; in a classroom each has its own address, and its own
+    # connections_per_address. hub.school.example: the school's DNS name, for the join-address test.
+    return module_hubs(module_models, classroom={"join_burst": 200},
+                       server={"connections_per_address": 0, "names": ["hub.school.example"]})
 
 
 @pytest.fixture

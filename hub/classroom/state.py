@@ -222,7 +222,7 @@ class Classroom:
     def _student(self, student_id: object) -> Student:
         student = self.students.get(student_id) if isinstance(student_id, str) else None
         if student is None:
-            raise BadInput(f"no pupil {student_id!r} in this class")
+            raise BadInput(f"no pupil {str(student_id)[:40]!r} in this class")
         return student
 
     # ---- the activity ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -34,7 +35,17 @@ CREATE TABLE IF NOT EXISTS answer (
     given TEXT NOT NULL, expected TEXT, correct INTEGER, response_ms INTEGER NOT NULL, mode TEXT NOT NULL,
     at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS session (token_hash TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS teacher_address (key TEXT PRIMARY KEY, last_login REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+KEEP_ADDRESSES = 16  # the teacher's devices remembered (hashed), the most recent first
+SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26  # a damaged file, as opposed to one the hub cannot write
+SQLITE_FULL = 13
+NEARLY_FULL_BYTES = 1 << 20  # a write failing with less than this free is put down to a full disk
+
+
+class DamagedDatabase(Exception):
+    """The file is not a class database SQLite can read (open_store moves it aside)."""
 
 
 class Store:
@@ -48,15 +59,27 @@ class Store:
     @staticmethod
     def _open(path: Path | None) -> sqlite3.Connection:
         target = ":memory:" if path is None else str(path)
+        made = path is not None and not path.exists()  # if opening fails, leave nothing behind
+        db = None
         try:
             db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+            checked = db.execute("PRAGMA quick_check").fetchone()  # a damaged file fails here, before any write
+            if checked is None or checked[0] != "ok":
+                raise DamagedDatabase(str(checked[0] if checked else "no answer to quick_check"))
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")  # the commit is on disk before the hub acknowledges
             db.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten, not just unlinked
             db.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise ConfigError(f"cannot use the class database {target} ({exc}): check [classroom] data_dir "
-                              "is writable and not full, or move the damaged file away") from None
+        except (sqlite3.Error, DamagedDatabase) as exc:
+            if db is not None:
+                db.close()
+            if made:
+                for leftover in database_files(path):
+                    leftover.unlink(missing_ok=True)
+            if isinstance(exc, DamagedDatabase) or getattr(exc, "sqlite_errorcode", None) in (SQLITE_CORRUPT,
+                                                                                          SQLITE_NOTADB):
+                raise DamagedDatabase(str(exc)) from None
+            raise ConfigError(f"cannot use the class database {target} ({exc}): {_fix(exc, path)}") from None
         return db
 
     def write(self, *statements: tuple[str, tuple]) -> None:
@@ -79,11 +102,18 @@ class Store:
 
     def erase_class(self) -> None:
         """Every row about the class and its pupils, gone for good, and the WAL emptied."""
-        self.write(("DELETE FROM answer", ()), ("DELETE FROM student", ()), ("DELETE FROM class", ()))
+        try:
+            self.write(("DELETE FROM answer", ()), ("DELETE FROM student", ()), ("DELETE FROM class", ()))
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot delete the class from {self.path} ({exc}): {_fix(exc, self.path)}") from None
         with self._lock:
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._db.execute("VACUUM")  # free pages too: nothing of the class stays in the file
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # secure_delete overwrote the rows: into the file
+                self._db.execute("VACUUM")  # free pages too: nothing of the class stays in the file
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:  # VACUUM needs a copy's worth of free space; the rows are gone anyway
+                log.warning("the class is deleted from %s but the file could not be compacted (%s): %s",
+                            self.path, exc, _fix(exc, self.path))
 
     # ---- what the class writes ---------------------------------------------------------------------
     def start_class(self, code: str, started_at: float, expires_at: float, activity: str) -> None:
@@ -128,6 +158,32 @@ class Store:
         for row in self.rows("SELECT token_hash, expires_at FROM session WHERE expires_at >= ?", (time.time(),)):
             yield row["token_hash"], row["expires_at"]
 
+    def drop_sessions(self) -> None:
+        """Every login ends (the PIN changed)."""
+        self.write(("DELETE FROM session", ()))
+
+    # ---- the teacher's devices (hashed addresses) and what auth keeps between starts -----------------------
+    def teacher_addresses(self) -> list[str]:
+        return [row["key"] for row in self.rows("SELECT key FROM teacher_address")]
+
+    def remember_address(self, key: str) -> None:
+        self.write(("INSERT OR REPLACE INTO teacher_address VALUES (?, ?)", (key, time.time())),
+                   ("DELETE FROM teacher_address WHERE key NOT IN (SELECT key FROM teacher_address "
+                    "ORDER BY last_login DESC LIMIT ?)", (KEEP_ADDRESSES,)))
+
+    def forget_addresses(self) -> None:
+        self.write(("DELETE FROM teacher_address", ()))
+
+    def meta(self, key: str) -> Any:
+        rows = self.rows("SELECT value FROM meta WHERE key = ?", (key,))
+        try:
+            return json.loads(rows[0]["value"]) if rows else None
+        except ValueError:
+            return None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.write(("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, dumps(value))))
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -135,10 +191,58 @@ class Store:
 
 def open_store(data_dir: Path, keep: bool = True) -> Store:
     """The class database in the data folder; in memory (lost at a restart) when `keep` is off or
-    the folder does not exist (as for `classroom-hub models`, which never writes there)."""
+    the folder does not exist (as for `classroom-hub models`, which never writes there).
+
+    A damaged file is moved aside (it cannot be resumed, and the hub can go on without it); a file
+    the hub cannot write (read-only, disk full) is a ConfigError naming it and the fix."""
     if not keep or not data_dir.is_dir():
         return Store(None)
-    return Store(data_dir / FILE_NAME)
+    path = data_dir / FILE_NAME
+    try:
+        return Store(path)
+    except DamagedDatabase as exc:
+        aside = path.with_name(f"{FILE_NAME}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            for part in database_files(path):
+                if part.exists():
+                    part.replace(aside.with_name(aside.name + part.name[len(FILE_NAME):]))
+        except OSError as move:
+            raise ConfigError(f"the class database {path} is damaged ({exc}) and cannot be moved aside ({move}): "
+                              f"move or delete it by hand, then start again") from None
+        log.warning("the class database %s was damaged (%s): moved it to %s and started without a class; it may "
+                    "hold the last class's nicknames and answers, so delete it once you no longer need it",
+                    path, exc, aside)
+        return Store(path)
+
+
+def database_files(path: Path) -> list[Path]:
+    """The database and the files SQLite keeps beside it."""
+    return [path] + [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+
+
+def _fix(exc: sqlite3.Error, path: Path | None) -> str:
+    """What to do about a class database the hub cannot write."""
+    folder = path.parent if path is not None else Path(".")
+    return folder_fix(folder, full=getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL)
+
+
+def folder_fix(folder: Path, full: bool = False) -> str:
+    """The fix for a data folder the hub cannot write, in words for whoever looks after the hub."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        disk = os.statvfs(existing)
+        read_only, free = bool(disk.f_flag & os.ST_RDONLY), disk.f_bavail * disk.f_frsize
+    except OSError:
+        read_only, free = False, None
+    if read_only:
+        return (f"the file system holding {folder} is read-only (mounted read-only, or a failing SD card); "
+                "make it writable, or set [classroom] data_dir to a folder on a writable disk")
+    if full or (free is not None and free < NEARLY_FULL_BYTES):  # SQLite may say "disk I/O error" on a full disk
+        return f"the disk holding {folder} is full; free some space on it and start again"
+    return (f"make {folder} writable by the hub's user (sudo chown -R classroom-hub {folder}), "
+            "or set [classroom] data_dir to a folder it can write")
 
 
 def dumps(value: Any) -> str:

@@ -1,15 +1,28 @@
-"""/api/teacher and /api/classes: the teacher's login and class controls (REST)."""
+"""/api/teacher and /api/classes: the teacher's login and class controls (REST).
+
+Every request here that changes something (POST, PUT, PATCH, DELETE) must come from the hub's
+own pages: its `Origin` (or, without one, its `Referer`) must be the hub's own scheme, host and
+port. A browser always sends `Origin` with such a request today; a form or a text/plain post
+that carries the teacher's cookie with neither header is refused too (an old browser, or a page
+hiding where it comes from), besides the cookie's SameSite. Programs that send the login as
+`Authorization: Bearer <token>`, or send JSON or no body at all (which another site's page
+cannot do without the hub's consent), may omit both headers (docs/API.md).
+"""
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..classroom.service import ClassroomService
-from ..errors import BadInput, Unauthorized
+from ..errors import BadInput, CrossOrigin, Unauthorized
 
 bp = Blueprint("classes", __name__, url_prefix="/api")
 COOKIE = "hub_teacher"
+CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
+FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}  # sendable by any site
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def classroom() -> ClassroomService:
@@ -21,6 +34,33 @@ def teacher_token() -> str | None:
     if header.startswith("Bearer "):
         return header[7:].strip()
     return request.cookies.get(COOKIE)
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        return scheme, (parts.hostname or "").lower().rstrip("."), parts.port or DEFAULT_PORTS.get(scheme)
+    except ValueError:  # a port that is not a number, a malformed IPv6 address
+        return None
+
+
+@bp.before_request
+def same_origin_only():
+    if request.method not in CHANGES:
+        return
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if source:
+        sent, here = _origin(source), _origin(f"{request.scheme}://{request.host}")
+        if sent is None or here is None or not sent[1] or sent != here:
+            raise CrossOrigin(f"refused: this came from a page of another site ({source[:100]}); the teacher's "
+                              "controls work only from the hub's own dashboard (/teacher)")
+        return
+    by_bearer = request.headers.get("Authorization", "").startswith("Bearer ")
+    from_browser = request.mimetype in FORM_TYPES or any(h.startswith("Sec-Fetch-") for h in request.headers.keys())
+    if COOKIE in request.cookies and not by_bearer and from_browser:
+        raise CrossOrigin("refused: a browser request with the teacher's login but no Origin or Referer header; "
+                          "use the hub's own dashboard (/teacher), or send the login as Authorization: Bearer")
 
 
 def teacher_only(view):

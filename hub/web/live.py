@@ -22,6 +22,7 @@ from ..errors import BadInput, HubError, RateLimited
 from ..ratelimit import TokenBucket
 from ..service import Hub
 from ..tasks import Media, Picture, Sound
+from . import socket_limits
 
 log = logging.getLogger(__name__)
 ASYNC_MODE = "threading"
@@ -153,19 +154,64 @@ class ClassNamespace(Namespace):
 
 
 class TeacherNamespace(Namespace):
-    """The dashboard: refused without the teacher's login; a snapshot at connect, then live events."""
+    """The dashboard: refused without the teacher's login; a snapshot at connect, then live events.
+
+    Each connection is kept with the login it was made with, and dropped when that login ends:
+    at logout and when the PIN changes (the auth tells us), and at expiry (checked before every
+    broadcast to the room, `prune`, so nothing is sent to a dashboard whose login has run out;
+    the stats broadcast makes that at least every STATS_INTERVAL_S)."""
 
     def __init__(self, live: "Live") -> None:
         super().__init__("/teacher")
         self.live = live
+        self.auth = live.classroom.auth
+        self._logins: dict[str, str] = {}  # sid -> the key of the login it connected with
+        self._lock = threading.Lock()
+        self.auth.on_sessions_ended(self.end)
 
     def on_connect(self, auth=None):
         token = auth.get("token") if isinstance(auth, dict) else None
-        if not self.live.classroom.auth.check(token or request.cookies.get("hub_teacher")):
+        key = self.auth.session_key(token or request.cookies.get("hub_teacher"))
+        if key is None:
             return False  # refused: the client sees a connect_error
+        with self._lock:
+            self._logins[request.sid] = key
+        if not self.auth.valid(key):  # the login ended while this connection was being made
+            with self._lock:
+                self._logins.pop(request.sid, None)
+            return False
         join_room(TEACHERS)
         self.live.socketio.emit("snapshot", self.live.snapshot(), namespace="/teacher", to=request.sid)
         return True
+
+    def on_disconnect(self, *_):
+        with self._lock:
+            self._logins.pop(request.sid, None)
+
+    def end(self, keys: set[str] | None) -> None:
+        """Drop the dashboards of these logins (None: every one)."""
+        with self._lock:
+            sids = [sid for sid, key in self._logins.items() if keys is None or key in keys]
+        for sid in sids:
+            self._drop(sid)
+
+    def prune(self) -> None:
+        """Drop every dashboard whose login is no longer valid (expired): before each broadcast."""
+        with self._lock:
+            logins = list(self._logins.items())
+        for sid, key in logins:
+            if not self.auth.valid(key):
+                self._drop(sid)
+
+    def _drop(self, sid: str) -> None:
+        with self._lock:
+            self._logins.pop(sid, None)
+        server = self.live.socketio.server
+        try:
+            server.leave_room(sid, TEACHERS, namespace="/teacher")  # at once: no broadcast reaches it from now
+            server.disconnect(sid, namespace="/teacher")
+        except Exception:  # noqa: BLE001 - it may already be gone
+            log.debug("teacher connection already gone", exc_info=True)
 
 
 class Live:
@@ -174,11 +220,13 @@ class Live:
     def __init__(self, socketio: SocketIO, hub: Hub, classroom: ClassroomService) -> None:
         self.socketio, self.hub, self.classroom = socketio, hub, classroom
         socketio.on_namespace(ClassNamespace(hub, classroom))
-        socketio.on_namespace(TeacherNamespace(self))
+        self.teachers = TeacherNamespace(self)
+        socketio.on_namespace(self.teachers)
         hub.bus.subscribe(self.on_event)
         self._broadcasting = threading.Event()
 
     def to_teachers(self, kind: str, data: dict) -> None:
+        self.teachers.prune()  # a dashboard whose login expired hears nothing more
         self.socketio.emit(kind, data, namespace="/teacher", to=TEACHERS)
 
     def to_tablets(self, kind: str, data: dict, to: str = CLASS_ROOM) -> None:
@@ -247,5 +295,10 @@ class Live:
 
 def create_live(app, hub: Hub, classroom: ClassroomService) -> Live:
     socketio = SocketIO(app, async_mode=ASYNC_MODE, max_http_buffer_size=hub.config.limits.max_body_bytes,
-                        ping_interval=10, ping_timeout=20, logger=False, engineio_logger=False)
-    return Live(socketio, hub, classroom)
+                        ping_interval=10, ping_timeout=20, logger=False, engineio_logger=False,
+                        async_handlers=False,  # one connection's messages in order, on its own thread
+                        json=socket_limits.PacketJSON)
+    guard = socket_limits.bound(socketio.server, hub.config.limits.max_body_bytes)
+    live = Live(socketio, hub, classroom)
+    live.attachment_guard = guard  # its counts are in /metrics
+    return live

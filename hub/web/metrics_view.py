@@ -31,7 +31,33 @@ def render(the_hub: Hub) -> str:
                       ("simulated", str(a.simulated).lower())],
                      1 if a.state == "ok" else 0) for a in the_hub.pool.accelerators])
     lines += the_hub.metrics.render()
+    lines += defences(the_hub)
     return "\n".join(lines) + "\n"
+
+
+def defences(the_hub: Hub) -> list[str]:
+    """What the limits of issue 13 turned away: a teacher or IT person sees an attack in numbers."""
+    from .. import worker
+
+    guard = current_app.extensions["live"].attachment_guard
+    decodes = the_hub.decodes
+    lines = gauge("classroom_hub_pin_checks_total", "Teacher PINs really checked (hashed) since the hub started.",
+                  [([], current_app.extensions["classroom"].auth.checks)], kind="counter")
+    lines += gauge("classroom_hub_decodes_refused_total",
+                   "Pictures and recordings refused before decoding: over max_decode_bytes, or no room in the budget.",
+                   [([("reason", "too_large")], decodes.refused_too_large),
+                    ([("reason", "busy")], decodes.refused_busy)], kind="counter")
+    lines += gauge("classroom_hub_decode_bytes_held", "Memory reserved by the decodes in flight now.",
+                   [([], decodes.held)])
+    lines += gauge("classroom_hub_socketio_dropped_total",
+                   "Socket.IO connections dropped for too many or too large attachments, or a malformed packet.",
+                   [([], guard.dropped)], kind="counter")
+    lines += gauge("classroom_hub_connections_cut_total",
+                   "Connections refused (over connections_per_address) or cut (past a header or body deadline).",
+                   [([("reason", reason)], worker.counts[key]) for reason, key in
+                    (("per_address", "connections_refused"), ("slow_header", "slow_header_cut"),
+                     ("slow_body", "slow_body_cut"))], kind="counter")
+    return lines
 
 
 @bp.get("/metrics")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 
 import numpy as np
@@ -17,6 +18,7 @@ from ..errors import BadInput, ModelNotFound
 from ..manifest import TensorSpec
 from ..registry import READY
 from ..service import Hub
+from .bodies import read_json
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
 
@@ -83,62 +85,125 @@ def model_ready(name: str, version: str | None = None):
     return jsonify({"name": name, "ready": is_ready}), 200 if is_ready else 503
 
 
-def _split_body() -> tuple[dict, bytes]:
+_BYTE_COUNT = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+
+
+def _split_body() -> tuple[dict, bytes | memoryview]:
     raw = request.get_data(cache=False)
     header_length = request.headers.get(HEADER_LENGTH)
     if header_length is not None:
-        if not header_length.isdigit() or int(header_length) > len(raw):
-            raise BadInput(f"{HEADER_LENGTH} must be a byte count within the body")
-        head, tail = raw[:int(header_length)], raw[int(header_length):]
+        header_length = header_length.strip()
+        if not _BYTE_COUNT.fullmatch(header_length) or int(header_length) > len(raw):
+            raise BadInput(f"{HEADER_LENGTH} must be the byte count of the JSON header, within the body")
+        head, tail = raw[:int(header_length)], memoryview(raw)[int(header_length):]  # the tensors: not copied
     else:
         head, tail = raw, b""
-    try:
-        body = json.loads(head)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInput(f"the request is not valid JSON: {exc}") from None
+    return check_request(read_json(head)), tail
+
+
+def _parameters(owner: dict, where: str, flags: tuple[str, ...] = (), counts: tuple[str, ...] = ()) -> dict:
+    """`owner`'s optional "parameters" object; the ones the hub reads, of the right type."""
+    params = owner.get("parameters")
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise BadInput(f"{where}: 'parameters' must be an object, like {{\"binary_data\": true}}")
+    for key in flags:
+        if params.get(key) is not None and not isinstance(params[key], bool):
+            raise BadInput(f"{where}: parameter {key!r} must be true or false")
+    for key in counts:
+        value = params.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise BadInput(f"{where}: parameter {key!r} must be a whole number of bytes")
+    return params
+
+
+def _name(tensor: dict, where: str) -> str | None:
+    name = tensor.get("name")
+    if name is not None and not isinstance(name, str):
+        raise BadInput(f"{where}: 'name' must be a string (the tensor's name in GET /v2/models/NAME)")
+    return name
+
+
+def check_request(body: object) -> dict:
+    """The request's structure as the protocol defines it, every type checked once here, so
+    nothing below meets a list where it expects a name (which would be a 500, not a 400)."""
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or not body["inputs"]:
         raise BadInput("the request needs an 'inputs' list of tensors")
-    return body, tail
+    if "id" in body and not isinstance(body["id"], str):
+        raise BadInput("the request's 'id' must be a string")
+    _parameters(body, "the request", flags=("binary_data_output",))
+    for i, tensor in enumerate(body["inputs"]):
+        where = f"inputs[{i}]"
+        if not isinstance(tensor, dict):
+            raise BadInput(f"{where} must be an object: {{name, datatype, shape, data}}")
+        _name(tensor, where)
+        if not isinstance(tensor.get("datatype"), str):
+            raise BadInput(f"{where}: 'datatype' must be a string, one of {', '.join(DATATYPES)}")
+        shape = tensor.get("shape")
+        if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                                  for d in shape):
+            raise BadInput(f"{where}: 'shape' must be a list of whole numbers, like [1, 8, 8, 1]")
+        _parameters(tensor, where, counts=("binary_data_size",))
+    outputs = body.get("outputs")
+    if outputs is not None:
+        if not isinstance(outputs, list):
+            raise BadInput("'outputs' must be a list of {name} objects")
+        for i, wanted in enumerate(outputs):
+            if not isinstance(wanted, dict) or not isinstance(_name(wanted, f"outputs[{i}]"), str):
+                raise BadInput(f"outputs[{i}] must be an object with a 'name' string")
+            _parameters(wanted, f"outputs[{i}]", flags=("binary_data",))
+    return body
 
 
 def _tensor(given: dict, spec: TensorSpec, tail: memoryview, offset: int) -> tuple[np.ndarray, int]:
     """One request tensor as an array of the model's shape and dtype; checks everything."""
-    name = given.get("name", spec.name)
-    datatype, shape = given.get("datatype"), given.get("shape")
+    name = given.get("name") or spec.name
+    datatype, shape = given["datatype"], given["shape"]
     if datatype not in DATATYPES:
         raise BadInput(f"input {name!r}: datatype {datatype!r} is not an Open Inference Protocol type")
     if DATATYPES[datatype] != spec.dtype:
         raise BadInput(f"input {name!r} has datatype {datatype} but the model takes {V2_NAME.get(spec.dtype)}")
-    if not isinstance(shape, list) or [int(x) if isinstance(x, int) else None for x in shape] != list(spec.shape):
-        raise BadInput(f"input {name!r} has shape {shape} but the model takes {list(spec.shape)}")
+    if shape != list(spec.shape):
+        shown = shape if len(str(shape)) <= 80 else f"{str(shape)[:80]}..."
+        raise BadInput(f"input {name!r} has shape {shown} but the model takes {list(spec.shape)}")
     count = math.prod(spec.shape)
-    size = (given.get("parameters") or {}).get("binary_data_size")
+    size = _parameters(given, f"input {name!r}").get("binary_data_size")
     if size is not None:
-        if not isinstance(size, int) or size != count * np.dtype(spec.dtype).itemsize or offset + size > len(tail):
+        if size != count * np.dtype(spec.dtype).itemsize or offset + size > len(tail):
             raise BadInput(f"input {name!r}: binary_data_size does not match the shape and the body")
         array = np.frombuffer(tail[offset:offset + size], dtype=spec.dtype)
         return array.reshape(spec.shape), offset + size
     if "data" not in given:
         raise BadInput(f"input {name!r} has no data")
+    if not isinstance(given["data"], list):
+        raise BadInput(f"input {name!r}: data must be a list of numbers")
     try:
         values = np.asarray(given["data"])
     except ValueError:
         raise BadInput(f"input {name!r}: data is not a regular array of numbers") from None
-    if values.size != count or values.dtype.kind not in "biuf":
+    if values.dtype.kind not in "biuf":  # strings, null, objects, or integers beyond 64 bits
+        raise BadInput(f"input {name!r}: data must hold only numbers that fit {datatype}")
+    if values.size != count:
         raise BadInput(f"input {name!r}: data holds {values.size} values, the shape needs {count} numbers")
     target = np.dtype(spec.dtype)
-    if target.kind in "iu":
-        if values.dtype.kind == "f" and not np.all(np.mod(values, 1) == 0):
-            raise BadInput(f"input {name!r}: {datatype} data must be whole numbers")
-        info = np.iinfo(target)
-        if values.min() < info.min or values.max() > info.max:
-            raise BadInput(f"input {name!r}: values must be from {info.min} to {info.max} for {datatype}")
-    return values.astype(target).reshape(spec.shape), offset
+    with np.errstate(all="ignore"):  # out-of-range values are refused below, not warned about in the log
+        if target.kind in "iu":
+            if values.dtype.kind == "f" and not np.all(np.mod(values, 1) == 0):
+                raise BadInput(f"input {name!r}: {datatype} data must be whole numbers")
+            info = np.iinfo(target)
+            if values.min() < info.min or values.max() > info.max:
+                raise BadInput(f"input {name!r}: values must be from {info.min} to {info.max} for {datatype}")
+        array = values.astype(target)
+        if target.kind == "f" and not np.all(np.isfinite(array)):
+            raise BadInput(f"input {name!r}: values must be finite numbers within the range of {datatype}")
+    return array.reshape(spec.shape), offset
 
 
 def _wants_binary(body: dict, requested: dict) -> bool:
-    if (requested.get("parameters") or {}).get("binary_data") is not None:
-        return bool(requested["parameters"]["binary_data"])
+    flag = (requested.get("parameters") or {}).get("binary_data")
+    if flag is not None:
+        return flag
     return bool((body.get("parameters") or {}).get("binary_data_output", False))
 
 
@@ -164,13 +229,15 @@ def infer(name: str, version: str | None = None):
             raise BadInput(f"the request has no input named {tensor_spec.name!r}")
         array, offset = _tensor(g, tensor_spec, view, offset)
         tensors.append(array)
-    _, result = the_hub.run(name, tensors, "v2", started)
     requested = body.get("outputs") or [{"name": t.name} for t in spec.outputs]
+    known = [t.name for t in spec.outputs]
+    for req in requested:  # before inference: an unknown name must not cost a run
+        if req["name"] not in known:
+            raise BadInput(f"unknown output {req['name']!r}; the model's outputs are {known}")
+    _, result = the_hub.run(name, tensors, "v2", started)
     outputs_by_name = {t.name: (t, result.outputs[i]) for i, t in enumerate(spec.outputs)}
     out_json, blobs = [], []
     for req in requested:
-        if not isinstance(req, dict) or req.get("name") not in outputs_by_name:
-            raise BadInput(f"unknown output {req.get('name') if isinstance(req, dict) else req!r}")
         tspec, array = outputs_by_name[req["name"]]
         item = {"name": tspec.name, "datatype": V2_NAME.get(str(array.dtype), "BYTES"), "shape": list(array.shape)}
         if _wants_binary(body, req):

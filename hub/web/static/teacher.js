@@ -34,7 +34,13 @@ function enter() {
     $("control-error").textContent = "Reconnecting to the hub…";
     setTimeout(() => socket.connect(), 1000);
   });
-  socket.on("disconnect", () => { $("control-error").textContent = "Reconnecting to the hub…"; });
+  socket.on("disconnect", async (reason) => {
+    $("control-error").textContent = "Reconnecting to the hub…";
+    if (reason !== "io server disconnect") return;  // the client reconnects by itself after any other drop
+    // The hub ended this dashboard: logged out elsewhere, the login expired, or the PIN changed.
+    try { if (!(await api("GET", "/api/teacher/session")).teacher) { location.reload(); return; } } catch (e) { /* down */ }
+    setTimeout(() => socket.connect(), 1000);
+  });
   socket.on("connect", () => { $("control-error").textContent = ""; });
   socket.on("snapshot", (s) => { renderActivities(s.activities); renderClass(s.class); renderStats(s.hub); });
   socket.on("activity", (c) => { renderClass(c); $("activity").value = c.activity.name; });

@@ -1,0 +1,204 @@
+"""gunicorn's threaded worker, with the limits a classroom's Wi-Fi needs.
+
+One pupil's laptop held 64 connections (idle WebSockets, half a request header then silence, a
+body that never finishes) and the hub answered no one new. The worker here:
+
+- caps the connections one address may hold open at once (`[server] connections_per_address`):
+  the next is closed as it is accepted, before it costs a thread;
+- gives a request `[server] header_timeout_s` to send its whole header and, once the header is
+  in, `[server] body_timeout_s` to finish (reading the body and being answered), and every read
+  `[server] idle_timeout_s` at most. A connection past its deadline is shut down by the worker's
+  main loop, which frees the thread blocked on it. WebSockets have no deadline: Engine.IO pings
+  them every 10 s, and the idle time-out closes one that stops answering;
+- leaves connections that have sent nothing, and kept-alive ones between requests, to gunicorn's
+  poller, where they hold no thread.
+
+Threads are then spent only on requests being served and on open WebSockets (one per tablet), so
+`[server] threads` (256) leaves room for a full class, the teacher, the kiosk and any one laptop.
+docs/ARCHITECTURE.md ("Serving") has the figures behind this choice and the alternatives measured.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import socket
+import threading
+import time
+from collections import Counter
+
+from gunicorn.http import errors as http_errors
+from gunicorn.util import write_nonblock
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+log = logging.getLogger(__name__)
+REFUSAL_LOG_INTERVAL_S = 60.0  # one line a minute per address, however many connections it tries
+
+# What the guards did, for /metrics and bench/abuse.py (this process only; the worker is one process).
+counts: Counter = Counter()
+
+
+def _limits(worker) -> "ServerLimits":
+    server = worker.app.hub_config.server
+    return ServerLimits(server.connections_per_address, server.header_timeout_s, server.body_timeout_s,
+                        server.idle_timeout_s)
+
+
+class ServerLimits:
+    def __init__(self, per_address: int, header_s: float, body_s: float, idle_s: float) -> None:
+        self.per_address, self.header_s, self.body_s, self.idle_s = per_address, header_s, body_s, idle_s
+
+
+class GuardedConn(TConn):
+    """A connection that knows its address's count, its deadline, and its read time-out."""
+
+    def __init__(self, worker: "GuardedWorker", sock, client, server) -> None:
+        super().__init__(worker.cfg, sock, client, server)
+        self.worker = worker
+        self.address = client[0] if isinstance(client, tuple) else str(client)
+        self._released = False
+
+    def init(self) -> None:
+        super().init()  # once; the socket is made blocking again before every request, so:
+        self.sock.settimeout(self.worker.limits.idle_s)
+
+    def close(self, graceful: bool = False) -> None:
+        self.worker.release(self)
+        super().close(graceful)
+
+
+class GuardedWorker(ThreadWorker):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.limits = _limits(self)
+        self._open: Counter = Counter()  # address -> connections open; main thread and workers
+        self._deadlines: dict[GuardedConn, tuple[float, str]] = {}  # connection -> (deadline, what)
+        self._lock = threading.Lock()
+        self._last_refusal_log: dict[str, float] = {}
+
+    def init_process(self) -> None:
+        self.log.error_log.addFilter(_quiet_timeouts)
+        super().init_process()
+
+    # Accepting: one address cannot take every connection.
+    def accept(self, listener) -> None:
+        try:
+            client_sock, client_addr = listener.accept()
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        address = client_addr[0] if isinstance(client_addr, tuple) else str(client_addr)
+        with self._lock:
+            allowed = not self.limits.per_address or self._open[address] < self.limits.per_address
+            if allowed:
+                self._open[address] += 1
+        if not allowed:
+            counts["connections_refused"] += 1
+            self._log_refusal(address)
+            client_sock.close()
+            return
+        self.nr_conns += 1
+        client_sock.setblocking(True)
+        self.enqueue_req(GuardedConn(self, client_sock, client_addr, listener.getsockname()))
+
+    def release(self, conn: GuardedConn) -> None:
+        with self._lock:
+            self._deadlines.pop(conn, None)
+            if conn._released:
+                return
+            conn._released = True
+            self._open[conn.address] -= 1
+            if self._open[conn.address] <= 0:
+                del self._open[conn.address]
+
+    def _log_refusal(self, address: str) -> None:
+        now = time.monotonic()
+        if now - self._last_refusal_log.get(address, -REFUSAL_LOG_INTERVAL_S) >= REFUSAL_LOG_INTERVAL_S:
+            self._last_refusal_log[address] = now
+            if len(self._last_refusal_log) > 4096:  # bounded: forget the oldest
+                self._last_refusal_log.pop(next(iter(self._last_refusal_log)))
+            log.warning("%s has %d connections open, the most one device may ([server] connections_per_address); "
+                        "refusing more", address, self.limits.per_address)
+
+    # Deadlines: set by the thread serving the connection, enforced by the main loop.
+    def _set_deadline(self, conn: GuardedConn, seconds: float, what: str) -> None:
+        with self._lock:
+            self._deadlines[conn] = (time.monotonic() + seconds, what)
+
+    def handle(self, conn: GuardedConn):
+        self._set_deadline(conn, self.limits.header_s, "header")
+        try:
+            return super().handle(conn)
+        finally:
+            with self._lock:
+                self._deadlines.pop(conn, None)
+
+    def handle_request(self, req, conn: GuardedConn):
+        upgrade = any(name == "UPGRADE" and value.lower() == "websocket" for name, value in req.headers)
+        if upgrade:  # held for the whole lesson; Engine.IO's pings and the idle time-out watch it
+            with self._lock:
+                self._deadlines.pop(conn, None)
+        else:
+            self._set_deadline(conn, self.limits.body_s, "body")
+        return super().handle_request(req, conn)
+
+    def handle_error(self, req, client, addr, exc) -> None:
+        answer = json_error(exc)
+        if answer is None:  # not the client's fault: gunicorn logs it, with its traceback, and answers 500
+            return super().handle_error(req, client, addr, exc)
+        self.log.warning("Invalid request from ip=%s: %s", (addr or ("",))[0], exc)
+        try:
+            write_nonblock(client, answer)
+        except OSError:
+            pass
+
+    def murder_pending(self) -> None:
+        """Called by the main loop about once a second: also cut connections past their deadline."""
+        super().murder_pending()
+        now = time.monotonic()
+        with self._lock:
+            late = [(conn, what) for conn, (deadline, what) in self._deadlines.items() if deadline < now]
+            for conn, _ in late:
+                del self._deadlines[conn]
+        for conn, what in late:
+            counts[f"slow_{what}_cut"] += 1
+            log.info("cut a connection from %s: its request %s took too long ([server] %s_timeout_s)",
+                     conn.address, what, what)
+            try:  # the socket's own shutdown, not SSLSocket's, which would race the reading thread
+                socket.socket.shutdown(conn.sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+# What gunicorn's parser refuses, as the hub's JSON instead of gunicorn's HTML page.
+_HTTP_ERRORS = (
+    (http_errors.LimitRequestLine, 414, "URI Too Long", "payload_too_large"),
+    (http_errors.LimitRequestHeaders, 431, "Request Header Fields Too Large", "payload_too_large"),
+    (http_errors.UnsupportedTransferCoding, 501, "Not Implemented", "bad_input"),
+    (http_errors.ExpectationFailed, 417, "Expectation Failed", "bad_input"),
+    ((http_errors.InvalidRequestLine, http_errors.InvalidRequestMethod, http_errors.InvalidHTTPVersion,
+      http_errors.InvalidHeader, http_errors.InvalidHeaderName, http_errors.ObsoleteFolding,
+      http_errors.InvalidChunkSize, http_errors.ChunkMissingTerminator, http_errors.InvalidChunkExtension,
+      http_errors.InvalidSchemeHeaders, http_errors.InvalidProxyLine), 400, "Bad Request", "bad_input"),
+)
+
+
+def json_error(exc: Exception) -> bytes | None:
+    """The whole HTTP answer to a request gunicorn could not parse, or None when it is not the client's fault."""
+    for kinds, status, reason, code in _HTTP_ERRORS:
+        if isinstance(exc, kinds):
+            body = json.dumps({"error": f"not a request the hub can read: {exc}"[:300], "code": code}).encode()
+            return (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    return None
+
+
+def _quiet_timeouts(record: logging.LogRecord) -> bool:
+    """gunicorn logs a read time-out as "Socket error processing request." with a traceback; a
+    slow or vanished client is expected on a classroom network, so keep it to one plain line."""
+    if record.exc_info and isinstance(record.exc_info[1], TimeoutError):
+        record.msg, record.args, record.exc_info, record.exc_text = (
+            "a client stopped sending mid-request; its connection was closed", (), None, None)
+        record.levelno, record.levelname = logging.INFO, "INFO"
+    return True

@@ -1,0 +1,329 @@
+"""Memory bounded on every path (issue 13, items 1 and 2): picture bombs and Socket.IO attachment
+floods, against the real server running inside a memory cgroup as tight as the unit's MemoryMax."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import requests
+import socketio
+import websocket
+
+from hub.adapters.budget import DecodeBudget
+from hub.errors import Overloaded, PayloadTooLarge
+from tests.conftest import ROOT, wait_for
+from tests.drawing import png, render
+from tests.hostile import MemoryCap, png_bomb
+
+UNIT_MEMORY_MAX = 700 * 1024 * 1024  # systemd/classroom-hub.service: MemoryMax=700M
+
+
+def unit_memory_max() -> int:
+    line = next(x for x in (ROOT / "systemd" / "classroom-hub.service").read_text().splitlines()
+                if x.startswith("MemoryMax="))
+    assert line == "MemoryMax=700M", "the test's cap must follow the unit's"
+    return UNIT_MEMORY_MAX
+
+
+# --- the budget itself --------------------------------------------------------------------------
+
+def test_one_decode_over_the_limit_is_refused_before_anything_is_held():
+    budget = DecodeBudget(per_decode_bytes=100, in_flight_bytes=150, wait_s=0.2)
+    with pytest.raises(PayloadTooLarge) as refused:
+        with budget.reserve(101, "the picture"):
+            pass
+    assert "max_decode_bytes" in refused.value.message
+    assert budget.held == 0
+
+
+def test_decodes_in_flight_share_the_budget_and_a_waiting_one_gets_the_room_freed():
+    budget = DecodeBudget(per_decode_bytes=100, in_flight_bytes=150, wait_s=5)
+    first_holding, release_first, second_done = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with budget.reserve(100, "the picture"):
+            first_holding.set()
+            release_first.wait(5)
+
+    def second():
+        with budget.reserve(100, "the picture"):
+            second_done.set()
+
+    threading.Thread(target=first).start()
+    assert first_holding.wait(5)
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    assert not second_done.wait(0.3)  # 200 > 150: it waits while the first holds its 100
+    release_first.set()
+    assert second_done.wait(5)
+    waiter.join(5)
+    assert budget.held == 0
+
+
+def test_no_room_within_the_wait_is_a_503_with_retry_after():
+    budget = DecodeBudget(per_decode_bytes=100, in_flight_bytes=150, wait_s=0.1)
+    with budget.reserve(100, "the picture"):
+        with pytest.raises(Overloaded) as busy:
+            with budget.reserve(100, "the picture"):
+                pass
+    assert busy.value.status == 503 and busy.value.retry_after_s >= 1
+    assert budget.held == 0
+
+
+# --- the estimate holds what decoding really takes ------------------------------------------------
+
+PEAK_SCRIPT = r"""
+import sys, json, numpy as np, cv2
+sys.path.insert(0, sys.argv[1])
+from hub.adapters.image import preprocess, working_bytes, reduction
+from hub.adapters.image_header import read_header
+from hub.manifest import Preprocess, TensorSpec
+data = open(sys.argv[2], "rb").read()
+spec = TensorSpec("x", (1, 224, 224, 3), "uint8")
+prep = Preprocess(color=sys.argv[3], crop_to_content=sys.argv[3] == "gray")
+if prep.crop_to_content:
+    spec = TensorSpec("x", (1, 8, 8, 1), "uint8")
+header = read_header(data)
+estimate = working_bytes(header, reduction(header, (spec.shape[2], spec.shape[1])))
+hwm = lambda: int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) * 1024
+open("/proc/self/clear_refs", "w").write("5")  # reset the high-water mark to what is resident now
+before = hwm()
+preprocess(data, spec, prep, 10 ** 9)
+print(json.dumps({"estimate": estimate, "used": hwm() - before}))
+"""
+
+
+def _picture(kind: str) -> bytes:
+    h, w = 2400, 3200
+    rng = np.random.default_rng(1)
+    if kind == "rgba8":
+        image = np.zeros((h, w, 4), np.uint8)
+        image[800:1600, 800:2400] = (20, 20, 20, 255)
+        return cv2.imencode(".png", image)[1].tobytes()
+    if kind == "rgba16":
+        image = np.zeros((h, w, 4), np.uint16)
+        image[800:1600, 800:2400] = (0, 0, 0, 65535)
+        return cv2.imencode(".png", image)[1].tobytes()
+    if kind == "rgb16":
+        return cv2.imencode(".png", rng.integers(0, 65535, (h, w, 3), np.uint16))[1].tobytes()
+    if kind == "gray16":
+        return cv2.imencode(".png", rng.integers(0, 65535, (h, w), np.uint16))[1].tobytes()
+    if kind == "jpeg":
+        return cv2.imencode(".jpg", rng.integers(0, 255, (h, w, 3), np.uint8))[1].tobytes()
+    return cv2.imencode(".bmp", rng.integers(0, 255, (h, w, 3), np.uint8))[1].tobytes()
+
+
+@pytest.mark.parametrize("kind,color", [("rgba8", "rgb"), ("rgba8", "gray"), ("rgba16", "rgb"), ("rgb16", "rgb"),
+                                        ("gray16", "rgb"), ("jpeg", "rgb"), ("bmp", "rgb")])
+def test_the_reserved_bytes_cover_what_decoding_really_takes(tmp_path, kind, color):
+    """Measured in a fresh process (its resident high-water mark), so the budget is honest."""
+    path = tmp_path / f"{kind}.bin"
+    path.write_bytes(_picture(kind))
+    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(ROOT), str(path), color],
+                         capture_output=True, text=True, check=True)
+    figures = json.loads(out.stdout)
+    assert figures["used"] > 0
+    assert figures["used"] <= figures["estimate"], figures
+
+
+# --- the real server under the unit's memory cap --------------------------------------------------
+
+@pytest.fixture
+def capped_hub(start_hub, models_dir):
+    reason = MemoryCap.unavailable()
+    if reason:
+        pytest.skip(reason)
+    cap = MemoryCap("classroom-hub-test", unit_memory_max())
+    hub = start_hub(models_dir, cgroup=cap)
+    yield hub, cap
+    hub.stop()
+    cap.close()
+
+
+def test_picture_bombs_four_at_a_time_over_rest_and_socketio_never_kill_the_worker(capped_hub):
+    hub, cap = capped_hub
+    worker = hub.worker_pid
+    bomb = png_bomb()  # 7000x7000, 16-bit, fully transparent RGBA: ~380 KB, 392 MB decoded
+    assert len(bomb) < 500_000
+
+    def over_rest(_):
+        return hub.post("/api/models/digits/classify", data=bomb, headers={"Content-Type": "image/png"},
+                        timeout=60)
+
+    def over_socketio(_):
+        client = socketio.Client(reconnection=False)
+        client.connect(hub.url, namespaces=["/class"], transports=["websocket"], wait_timeout=10)
+        try:
+            return client.call("classify", {"model": "digits", "image": bomb}, namespace="/class", timeout=60)
+        finally:
+            client.disconnect()
+
+    for _ in range(3):  # again and again, as a pupil would
+        with ThreadPoolExecutor(8) as pool:
+            rest = list(pool.map(over_rest, range(4)))
+            live = list(pool.map(over_socketio, range(4)))
+        for answer in rest:
+            assert answer.status_code == 413, answer.text
+            assert answer.json()["code"] == "payload_too_large"
+            assert "max_decode_bytes" in answer.json()["error"]
+        for reply in live:
+            assert reply["code"] == "payload_too_large", reply
+    assert hub.proc.poll() is None and hub.worker_pid == worker, hub.log()
+    assert cap.oom_kills == 0
+    assert cap.peak_bytes < unit_memory_max()
+    counted = hub.get("/metrics").text
+    assert 'classroom_hub_decodes_refused_total{reason="too_large"} 24' in counted
+    assert "classroom_hub_decode_bytes_held 0" in counted
+    drawing = hub.post("/api/models/digits/classify", data=png(render(3)), headers={"Content-Type": "image/png"})
+    assert drawing.status_code == 200 and drawing.json()["predictions"][0]["label"] == "3"
+
+
+# How a sender sees the hub drop it: a reset, a broken pipe, or (when the hub closed its end while
+# the sender's data filled the window) a send that never completes.
+STOPPED_TAKING = (websocket.WebSocketConnectionClosedException, websocket.WebSocketTimeoutException,
+                  ConnectionError, OSError)
+
+
+def _raw_socket(hub) -> websocket.WebSocket:
+    """A WebSocket speaking Engine.IO 4 / Socket.IO 5 by hand, connected to /class."""
+    ws = websocket.create_connection(hub.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+                                     timeout=10)
+    assert ws.recv().startswith("0")  # Engine.IO open
+    ws.send("40/class,")
+    assert ws.recv().startswith("40/class,")
+    return ws
+
+
+def _closed(ws: websocket.WebSocket) -> bool:
+    """True once the hub has closed the connection (reading past any last packets)."""
+    try:
+        while True:
+            opcode, _ = ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return True
+    except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+        return True
+    except websocket.WebSocketTimeoutException:
+        return False
+
+
+def _rss(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) * 1024
+
+
+def test_a_message_announcing_endless_attachments_is_dropped_at_once(capped_hub):
+    hub, cap = capped_hub
+    ws = _raw_socket(hub)
+    ws.send('45999999-/class,["classify",{"model":"digits","image":{"_placeholder":true,"num":0}}]')
+    assert _closed(ws)
+    assert "announced 999999 binary attachments" in hub.log()
+
+
+def test_attachments_over_the_body_limit_are_dropped_and_nothing_is_kept(capped_hub):
+    hub, cap = capped_hub
+    worker = hub.worker_pid
+    before = _rss(worker)
+    ws = _raw_socket(hub)
+    ws.settimeout(10)
+    ws.send('452-/class,["classify",{"model":"digits","image":{"_placeholder":true,"num":0},'
+            '"audio":{"_placeholder":true,"num":1}}]')
+    frame = b"\0" * (8 * 1024 * 1024)  # under the 10 MB body limit one by one, over it together
+    sent = 0
+    try:
+        for _ in range(40):
+            ws.send_binary(frame)
+            sent += 1
+    except STOPPED_TAKING:
+        pass
+    assert _closed(ws)
+    assert sent < 40, "the hub kept taking frames"
+    assert "binary attachments over" in hub.log()
+    wait_for(lambda: _rss(worker) < before + 64 * 1024 * 1024, timeout_s=10)
+    assert cap.oom_kills == 0 and hub.worker_pid == worker
+    tablet = socketio.Client(reconnection=False)  # everyone else goes on
+    tablet.connect(hub.url, namespaces=["/class"], transports=["websocket"], wait_timeout=10)
+    reply = tablet.call("classify", {"model": "digits", "image": png(render(5))}, namespace="/class", timeout=15)
+    tablet.disconnect()
+    assert reply["predictions"][0]["label"] == "5"
+
+
+def test_one_websocket_message_over_the_body_limit_is_refused_while_it_arrives(capped_hub):
+    hub, cap = capped_hub
+    worker = hub.worker_pid
+    ws = _raw_socket(hub)
+    header = websocket.ABNF(fin=0, opcode=websocket.ABNF.OPCODE_BINARY, data=b"\0" * (4 * 1024 * 1024))
+    cont = websocket.ABNF(fin=0, opcode=websocket.ABNF.OPCODE_CONT, data=b"\0" * (4 * 1024 * 1024))
+    sent = 0
+    try:
+        ws.send_frame(header)
+        for _ in range(100):  # 400 MB in one message if nothing stopped it
+            ws.send_frame(cont)
+            sent += 1
+    except STOPPED_TAKING:
+        pass
+    assert sent < 100
+    assert cap.oom_kills == 0 and hub.worker_pid == worker
+    assert requests.get(hub.url + "/v2/health/ready", timeout=5).status_code == 200
+
+
+def test_websocket_compression_is_not_offered_so_no_frame_can_inflate(capped_hub):
+    import base64
+    import os
+    import socket
+
+    hub, _ = capped_hub
+    key = base64.b64encode(os.urandom(16)).decode()
+    with socket.create_connection(("127.0.0.1", hub.port), timeout=10) as raw:
+        raw.sendall((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{hub.port}\r\n"
+                     f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                     "Sec-WebSocket-Version: 13\r\n"
+                     "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += raw.recv(4096)
+    status, *headers = head.split(b"\r\n\r\n")[0].decode().split("\r\n")
+    assert status.startswith("HTTP/1.1 101"), status
+    assert not any(h.lower().startswith("sec-websocket-extensions") for h in headers), headers
+
+
+def test_messages_waiting_to_be_handled_are_bounded():
+    from hub.web.socket_limits import _Inbox
+
+    inbox = _Inbox(limit=10, stall_s=0.2)
+    inbox.append(b"x" * 8)
+    inbox.append(b"y" * 8)  # over the limit now: the next append must wait for a pop
+    with pytest.raises(OSError):
+        inbox.append(b"z")
+    taken = threading.Event()
+
+    def take_soon():
+        inbox.pop(0)
+        taken.set()
+
+    threading.Timer(0.05, take_soon).start()
+    inbox.stall_s = 5
+    inbox.append(b"z")  # waits for the pop, then goes in
+    assert taken.is_set() and inbox.size == 9 and list(inbox) == [b"y" * 8, b"z"]
+
+
+@pytest.mark.parametrize("packet", ["42/class," + "[" * 100_000 + "]" * 100_000,
+                                    '42/class,["classify",' + "9" * 5000 + "]",
+                                    '42/class,["classify",NaN]', "49/class,", '42/class,["classify",{"a":]'])
+def test_a_packet_socketio_cannot_decode_drops_that_client_with_one_line(module_hubs, module_models, packet):
+    hub = module_hubs(module_models)
+    ws = _raw_socket(hub)
+    ws.send(packet)
+    assert _closed(ws)
+    assert "a malformed Socket.IO packet" in hub.log()
+    assert "Traceback" not in hub.log() and "message handler error" not in hub.log()
+    tablet = socketio.Client(reconnection=False)
+    tablet.connect(hub.url, namespaces=["/class"], transports=["websocket"], wait_timeout=10)
+    tablet.disconnect()
