@@ -40,6 +40,7 @@ class Placement:
         self.runtime, self.pool, self.settings, self.executor = runtime, pool, settings, executor
         self.publish = publish
         self.accelerator: Accelerator | None = None  # owned by this model (it may be failed)
+        self._handed_over: Accelerator | None = None  # given to the engine replacing this one (a reload)
         self.reason = ""  # why the model is not on an accelerator, when one could run it
         self.fallbacks = 0
         self.recoveries = 0
@@ -81,6 +82,7 @@ class Placement:
             if acc is None or self.executor.backend != acc.kind or not acc.accepts(successor.spec):
                 return None
             self.accelerator = None
+            self._handed_over = acc  # still ours to report until the registry swaps in the successor
             return acc
 
     def _try(self, acc: "Accelerator") -> bool:
@@ -177,7 +179,7 @@ class Placement:
     def status(self) -> dict:
         backend = self.executor.backend
         with self._lock:
-            acc = self.accelerator
+            acc = self.accelerator if self.accelerator is not None else self._handed_over
         return {
             "backend": backend,
             "device": acc.name if acc is not None and backend == acc.kind else None,
