@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: help install install-dev system-deps run test bench bench-deploy models wheelhouse install-pi clean
+.PHONY: help install install-dev system-deps run test bench bench-servers bench-deploy models wheelhouse install-pi clean
 
 help:
 	@echo "make run      create $(VENV), install the hub, serve the bundled models on port $(PORT)"
 	@echo "make test     install the hub, test tools and TensorFlow into $(VENV), run pytest"
 	@echo "make install  create $(VENV) and install the hub only (what a Pi needs)"
-	@echo "make bench    run the serving, classroom and start-up benchmarks (bench/serve.py, classroom.py, startup.py)"
+	@echo "make bench    run the serving, classroom, start-up and abuse benchmarks (bench/serve.py, classroom.py, startup.py, abuse.py)"
+	@echo "make bench-servers  measure web-server candidates for the hub (bench/servers.py; ASGI ones need uvicorn and a2wsgi)"
 	@echo "make bench-deploy  time install, reboot, kill -9 and hung-engine recovery on a Bookworm VM (root)"
 	@echo "make models   rebuild models/digits and models/spoken-digits with classroom-quantize (needs the quantize extra)"
 	@echo "make wheelhouse  every wheel for a Pi (aarch64, Python 3.11) in wheelhouse/, for an offline install"
@@ -47,6 +48,10 @@ bench: install-dev
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/classroom.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/abuse.py
+
+bench-servers: install-dev
+	$(BIN)/python bench/servers.py
 
 bench-deploy: install-dev
 	$(BIN)/python bench/deploy.py

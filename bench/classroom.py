@@ -177,6 +177,7 @@ def start_hub(workdir: Path, durable: bool) -> HubProcess:
     shutil.copytree(ROOT / "models" / "digits", models / "digits")
     config = {name: dict(keys) for name, keys in BASE_CONFIG.items()}
     config["classroom"] = {"data_dir": str(workdir / "data"), "durable": durable, "join_burst": 1000}
+    config["server"] = {"connections_per_address": 0}  # every tablet is 127.0.0.1 here, not one address each
     return HubProcess(models, toml_text(config), workdir)
 
 
