@@ -17,6 +17,7 @@ from .classroom.store import folder_fix
 from .config import Config, load_config
 from .errors import ConfigError
 from .events import EventBus
+from .memory import BodiesBudget
 from .service import Hub
 from .web import api, classes, metrics_view, pages, testing, v2
 from .web.bodies import bound_bodies
@@ -51,6 +52,8 @@ def build_app(config: Config | None = None, start: bool = True, announce_pin=pri
     the_classroom = ClassroomService(config, bus, ActivityContext(the_hub), announce_pin)
     app.extensions["classroom_hub"] = the_hub
     app.extensions["classroom"] = the_classroom
+    # bodies and Socket.IO messages in flight, all together (hub/worker.py, hub/web/socket_limits.py)
+    app.extensions["bodies"] = BodiesBudget(config.limits.max_body_bytes, config.limits.bodies_budget_bytes)
     for blueprint in (api.bp, classes.bp, v2.bp, metrics_view.bp, pages.bp):
         app.register_blueprint(blueprint)
     if config.testing.fault_injection:

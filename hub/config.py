@@ -23,6 +23,7 @@ class ServerConfig:
     port: int = 8080
     threads: int = 256  # one per request being served and per open WebSocket (each tablet holds one)
     connections_per_address: int = 16  # open at once from one device; 0: no limit (a hub behind a NAT)
+    websockets_per_address: int = 4  # Socket.IO connections one device may hold (a tablet needs one); 0: no limit
     header_timeout_s: float = 10.0  # to send a whole request header
     body_timeout_s: float = 60.0  # from the header to the answer: the body's upload included
     idle_timeout_s: float = 30.0  # the longest silence within a request, or on a WebSocket
@@ -55,6 +56,7 @@ class LimitsConfig:
     max_image_pixels: int = 50_000_000  # a declared image size above this is refused before decoding
     max_decode_bytes: int = 128 * 1024 * 1024  # memory one picture or recording may take while decoded
     decode_budget_bytes: int = 256 * 1024 * 1024  # all decodes in flight together; more wait, then 503
+    bodies_budget_bytes: int = 128 * 1024 * 1024  # request bodies and Socket.IO messages in flight together
     max_top_k: int = 100
 
 
@@ -176,6 +178,7 @@ _RULES: dict[str, tuple] = {
     "server.port": (lambda v: 1 <= v <= 65535, "a port number from 1 to 65535"),
     "server.threads": (lambda v: 4 <= v <= 1024, "a number of threads from 4 to 1024"),
     "server.connections_per_address": (lambda v: 0 <= v <= 10_000, "0 (no limit) or a count up to 10000"),
+    "server.websockets_per_address": (lambda v: 0 <= v <= 10_000, "0 (no limit) or a count up to 10000"),
     "server.header_timeout_s": (lambda v: 1 <= v <= 600, "seconds from 1 to 600"),
     "server.body_timeout_s": (lambda v: 1 <= v <= 3600, "seconds from 1 to 3600"),
     "server.idle_timeout_s": (lambda v: 15 <= v <= 3600, "seconds from 15 to 3600 (WebSockets are pinged every 10 s)"),
@@ -193,6 +196,7 @@ _RULES: dict[str, tuple] = {
     "server.names": (lambda v: isinstance(v, (list, tuple)) and all(_is_host_name(n) for n in v),
                      'a list of host names, like ["hub.school.example"]'),
     "limits.max_decode_bytes": (lambda v: 1 << 20 <= v <= 1 << 32, "bytes from 1 MiB to 4 GiB"),
+    "limits.bodies_budget_bytes": (lambda v: 1 << 20 <= v <= 1 << 34, "bytes from 1 MiB to 16 GiB"),
     "limits.decode_budget_bytes": (lambda v: 1 << 20 <= v <= 1 << 34, "bytes from 1 MiB to 16 GiB"),
     "limits.max_top_k": (lambda v: 1 <= v <= 100_000, "a count from 1 to 100000"),
     "logging.level": (
@@ -313,6 +317,9 @@ def _check_together(config: "Config") -> None:
     if config.limits.decode_budget_bytes < config.limits.max_decode_bytes:
         raise ConfigError("config key limits.decode_budget_bytes must be at least limits.max_decode_bytes "
                           "(one decode must fit in the budget)", key="limits.decode_budget_bytes")
+    if config.limits.bodies_budget_bytes < config.limits.max_body_bytes:
+        raise ConfigError("config key limits.bodies_budget_bytes must be at least limits.max_body_bytes "
+                          "(one body must fit in the budget)", key="limits.bodies_budget_bytes")
     if config.server.tls == "files":
         for key in ("cert_file", "key_file"):
             value = getattr(config.server, key)

@@ -82,6 +82,13 @@ class TooManyAttempts(RetryLater):
     code = "too_many_attempts"
 
 
+class TooManyConnections(HubError):
+    """One device holds as many live connections as it may ([server] websockets_per_address)."""
+
+    status = 429
+    code = "too_many_connections"
+
+
 class RateLimited(RetryLater):
     """Answers or joins faster than any person sends them: wait, then go on."""
 

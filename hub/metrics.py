@@ -91,5 +91,12 @@ class RequestMetrics:
 def gauge(name: str, help_text: str, samples: Iterable[tuple[list[tuple[str, object]], float]],
           kind: str = "gauge") -> list[str]:
     lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-    lines += [f"{name}{_labels(labels)} {value:g}" for labels, value in samples]
+    lines += [f"{name}{_labels(labels)} {_number(value)}" for labels, value in samples]
     return lines
+
+
+def _number(value: float) -> str:
+    """Whole numbers in full (bytes held: "%g" would round 2097152 to 2.09715e+06), others short."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"{value:g}"
+    return str(value)

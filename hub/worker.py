@@ -27,9 +27,12 @@ import threading
 import time
 from collections import Counter
 
+from gunicorn import util
 from gunicorn.http import errors as http_errors
 from gunicorn.util import write_nonblock
 from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from .errors import HubError, TooManyConnections
 
 log = logging.getLogger(__name__)
 REFUSAL_LOG_INTERVAL_S = 60.0  # one line a minute per address, however many connections it tries
@@ -38,15 +41,22 @@ REFUSAL_LOG_INTERVAL_S = 60.0  # one line a minute per address, however many con
 counts: Counter = Counter()
 
 
-def _limits(worker) -> "ServerLimits":
-    server = worker.app.hub_config.server
-    return ServerLimits(server.connections_per_address, server.header_timeout_s, server.body_timeout_s,
-                        server.idle_timeout_s)
+SMALL_BODY = 64 * 1024  # bodies under this are not counted in flight (a JSON request, a drawing)
+BODY_WAIT_S = 1.0  # a large body waits this long for room in [limits] bodies_budget_bytes, then 503
+HUB_ITSELF = {"127.0.0.1", "::1"}  # the kiosk and the administrator, on the hub's own machine
+
+
+def trusted(address: str) -> bool:
+    """Connections from the hub's own machine are not held to the per-device limits: that is the
+    front screen, and anything running there could do anything to the hub anyway."""
+    return address in HUB_ITSELF
 
 
 class ServerLimits:
-    def __init__(self, per_address: int, header_s: float, body_s: float, idle_s: float) -> None:
-        self.per_address, self.header_s, self.body_s, self.idle_s = per_address, header_s, body_s, idle_s
+    def __init__(self, server) -> None:
+        self.per_address = server.connections_per_address
+        self.websockets = server.websockets_per_address
+        self.header_s, self.body_s, self.idle_s = server.header_timeout_s, server.body_timeout_s, server.idle_timeout_s
 
 
 class GuardedConn(TConn):
@@ -70,8 +80,9 @@ class GuardedConn(TConn):
 class GuardedWorker(ThreadWorker):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.limits = _limits(self)
+        self.limits = ServerLimits(self.app.hub_config.server)
         self._open: Counter = Counter()  # address -> connections open; main thread and workers
+        self._websockets: Counter = Counter()  # address -> WebSockets open
         self._deadlines: dict[GuardedConn, tuple[float, str]] = {}  # connection -> (deadline, what)
         self._lock = threading.Lock()
         self._last_refusal_log: dict[str, float] = {}
@@ -90,7 +101,8 @@ class GuardedWorker(ThreadWorker):
             return
         address = client_addr[0] if isinstance(client_addr, tuple) else str(client_addr)
         with self._lock:
-            allowed = not self.limits.per_address or self._open[address] < self.limits.per_address
+            allowed = (not self.limits.per_address or trusted(address)
+                       or self._open[address] < self.limits.per_address)
             if allowed:
                 self._open[address] += 1
         if not allowed:
@@ -135,13 +147,67 @@ class GuardedWorker(ThreadWorker):
                 self._deadlines.pop(conn, None)
 
     def handle_request(self, req, conn: GuardedConn):
-        upgrade = any(name == "UPGRADE" and value.lower() == "websocket" for name, value in req.headers)
-        if upgrade:  # held for the whole lesson; Engine.IO's pings and the idle time-out watch it
+        if any(name == "UPGRADE" and value.lower() == "websocket" for name, value in req.headers):
+            return self._websocket(req, conn)
+        self._set_deadline(conn, self.limits.body_s, "body")
+        need = self._body_bytes(req)
+        if need < SMALL_BODY:
+            return super().handle_request(req, conn)
+        budget = self.wsgi.extensions["bodies"]
+        try:
+            held = budget.acquire(need, "the request body", wait_s=BODY_WAIT_S)
+        except HubError as exc:  # no room for it in flight now: 503 before a byte of it is read
+            counts["bodies_refused"] += 1
+            return self._refuse(conn, exc)
+        try:
+            return super().handle_request(req, conn)
+        finally:
+            budget.release(held)
+
+    def _websocket(self, req, conn: GuardedConn):
+        """Held for the whole lesson, so no deadline (Engine.IO's pings and the idle time-out watch
+        it); at most `websockets_per_address` from one device."""
+        with self._lock:
+            self._deadlines.pop(conn, None)
+            limit = self.limits.websockets
+            full = limit and not trusted(conn.address) and self._websockets[conn.address] >= limit
+            if not full:
+                self._websockets[conn.address] += 1
+        if full:
+            counts["websockets_refused"] += 1
+            return self._refuse(conn, TooManyConnections(
+                f"this device already has {limit} live connections to the hub, the most one may "
+                "([server] websockets_per_address); close another tab first"))
+        try:
+            return super().handle_request(req, conn)
+        finally:
             with self._lock:
-                self._deadlines.pop(conn, None)
-        else:
-            self._set_deadline(conn, self.limits.body_s, "body")
-        return super().handle_request(req, conn)
+                self._websockets[conn.address] -= 1
+                if self._websockets[conn.address] <= 0:
+                    del self._websockets[conn.address]
+
+    def _body_bytes(self, req) -> int:
+        """What the request's body will hold: its Content-Length (within the limit; the app answers
+        413 past it), or the whole limit for a chunked body of unknown length."""
+        limit = self.wsgi.extensions["bodies"].per_item
+        for name, value in req.headers:  # gunicorn has checked them: one framing, a number
+            if name == "TRANSFER-ENCODING" and "chunked" in value.lower():
+                return limit
+            if name == "CONTENT-LENGTH" and value.strip().isdigit():
+                return min(int(value), limit)
+        return 0
+
+    def _refuse(self, conn: GuardedConn, exc: HubError) -> bool:
+        body = json.dumps(exc.to_json()).encode()
+        retry = f"Retry-After: {exc.details['retry_after_s']}\r\n" if "retry_after_s" in exc.details else ""
+        reason = {429: "Too Many Requests", 503: "Service Unavailable", 413: "Payload Too Large"}.get(exc.status, "")
+        try:
+            util.write(conn.sock, (f"HTTP/1.1 {exc.status} {reason}\r\nConnection: close\r\n"
+                                   f"Content-Type: application/json\r\n{retry}Content-Length: {len(body)}\r\n\r\n"
+                                   ).encode() + body)
+        except OSError:
+            pass
+        return False  # close: the body, if any, is never read
 
     def handle_error(self, req, client, addr, exc) -> None:
         answer = json_error(exc)

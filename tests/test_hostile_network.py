@@ -145,3 +145,62 @@ def test_what_the_server_itself_refuses_is_json_too(module_hubs, module_models, 
 
     assert json.loads(body)["code"] in ("bad_input", "payload_too_large")
     assert "Traceback" not in hub.log()
+
+
+def raw_websocket(hub, address: str):
+    import websocket
+
+    sock = connect_from(address, hub.port)
+    return websocket.create_connection(f"ws://127.0.0.1:{hub.port}/socket.io/?EIO=4&transport=websocket",
+                                       socket=sock, timeout=5, origin=f"http://127.0.0.1:{hub.port}")
+
+
+def test_a_device_holds_a_few_live_connections_and_the_hub_itself_any(module_hubs, module_models):
+    import websocket
+
+    hub = module_hubs(module_models)  # defaults: websockets_per_address = 4
+    held = [raw_websocket(hub, LAPTOP) for _ in range(4)]
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        raw_websocket(hub, LAPTOP)
+    assert refused.value.status_code == 429
+    assert b'"code": "too_many_connections"' in refused.value.resp_body
+    held[0].close()  # one closed: one more may open
+    wait_for(lambda: _opens(hub, LAPTOP))
+    kiosk_and_admin = [raw_websocket(hub, "127.0.0.1") for _ in range(20)]  # the hub's own machine
+    assert all(ws.recv().startswith("0") for ws in kiosk_and_admin)
+    for ws in held[1:] + kiosk_and_admin:
+        ws.close()
+
+
+def _opens(hub, address: str) -> bool:
+    import websocket
+
+    try:
+        raw_websocket(hub, address).close()
+        return True
+    except websocket.WebSocketBadStatusException:
+        return False
+
+
+def test_large_bodies_in_flight_share_a_budget_and_small_requests_go_on(start_hub, models_dir):
+    hub = start_hub(models_dir, limits={"max_body_bytes": 1 << 20, "bodies_budget_bytes": 2 << 20})
+    slow = []
+    for i in range(2):  # two devices each start a 1 MB upload and stall: the budget is full
+        sock = connect_from(f"127.0.0.{30 + i}", hub.port)
+        sock.sendall(b"POST /api/models/digits/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
+                     b"Content-Length: 1048576\r\n\r\n\x89PNG")
+        slow.append(sock)
+    wait_for(lambda: metric(hub, "classroom_hub_bodies_held_bytes") == 2 * 1048576)
+    third = connect_from("127.0.0.32", hub.port)
+    third.sendall(b"POST /api/models/digits/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
+                  b"Content-Length: 900000\r\n\r\n")
+    answer = third.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 503 ") and b"Retry-After: 1" in answer
+    assert b'"code": "overloaded"' in answer and b"bodies_budget_bytes" not in answer
+    drawing = hub.post("/api/models/digits/classify", data=png(render(1)), headers={"Content-Type": "image/png"})
+    assert drawing.status_code == 200  # a drawing is small: never held up by the budget
+    for sock in slow:
+        sock.close()
+    wait_for(lambda: metric(hub, "classroom_hub_bodies_held_bytes") == 0)
+    big = png(render(8)) + b"\0" * 700_000  # a large body is taken again once there is room
+    assert hub.post("/api/models/digits/classify", data=big, headers={"Content-Type": "image/png"}).status_code != 503

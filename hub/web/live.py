@@ -298,7 +298,7 @@ def create_live(app, hub: Hub, classroom: ClassroomService) -> Live:
                         ping_interval=10, ping_timeout=20, logger=False, engineio_logger=False,
                         async_handlers=False,  # one connection's messages in order, on its own thread
                         json=socket_limits.PacketJSON)
-    guard = socket_limits.bound(socketio.server, hub.config.limits.max_body_bytes)
+    guard = socket_limits.bound(socketio.server, hub.config.limits.max_body_bytes, app.extensions["bodies"])
     live = Live(socketio, hub, classroom)
     live.attachment_guard = guard  # its counts are in /metrics
     return live

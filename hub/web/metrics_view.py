@@ -49,14 +49,20 @@ def defences(the_hub: Hub) -> list[str]:
                     ([("reason", "busy")], decodes.refused_busy)], kind="counter")
     lines += gauge("classroom_hub_decode_bytes_held", "Memory reserved by the decodes in flight now.",
                    [([], decodes.held)])
+    bodies = current_app.extensions["bodies"]
+    lines += gauge("classroom_hub_bodies_held_bytes",
+                   "Request bodies and Socket.IO messages in flight now ([limits] bodies_budget_bytes).",
+                   [([], bodies.held)])
     lines += gauge("classroom_hub_socketio_dropped_total",
                    "Socket.IO connections dropped for too many or too large attachments, or a malformed packet.",
                    [([], guard.dropped)], kind="counter")
     lines += gauge("classroom_hub_connections_cut_total",
-                   "Connections refused (over connections_per_address) or cut (past a header or body deadline).",
+                   "Connections refused (over connections_per_address or websockets_per_address, or no room for "
+                   "their body in bodies_budget_bytes) or cut (past a header or body deadline).",
                    [([("reason", reason)], worker.counts[key]) for reason, key in
                     (("per_address", "connections_refused"), ("slow_header", "slow_header_cut"),
-                     ("slow_body", "slow_body_cut"))], kind="counter")
+                     ("slow_body", "slow_body_cut"), ("websockets_per_address", "websockets_refused"),
+                     ("bodies_budget", "bodies_refused"))], kind="counter")
     return lines
 
 

@@ -29,6 +29,8 @@ import threading
 import simple_websocket
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 
+from ..errors import HubError
+from ..memory import MemoryBudget
 from . import bodies
 
 log = logging.getLogger(__name__)
@@ -37,36 +39,61 @@ FRAMING_BYTES = 1024  # Engine.IO and Socket.IO headers around a body-sized mess
 
 
 class _Inbox(list):
-    """simple-websocket's list of received messages, bounded in bytes.
+    """simple-websocket's list of received messages, bounded in bytes, for this connection and,
+    with the message being handled, in the hub's budget for bodies in flight.
 
     Its reading thread appends while the connection's handler pops: a client that sends faster
-    than its messages are handled would otherwise fill memory. When full, the reading thread
-    waits, so TCP itself slows the sender; if nothing is taken for `stall_s`, the connection is
-    dropped (the reading thread's OSError closes it)."""
+    than its messages are handled would otherwise fill memory. When full (here, or the hub's
+    budget), the reading thread waits, so TCP itself slows the sender; if no room comes within
+    `stall_s`, the connection is dropped (the reading thread's OSError closes it)."""
 
-    def __init__(self, limit: int, stall_s: float = 30.0) -> None:
+    def __init__(self, limit: int, budget: MemoryBudget, stall_s: float = 30.0) -> None:
         super().__init__()
-        self.limit, self.stall_s = limit, stall_s
-        self.size = 0
+        self.limit, self.budget, self.stall_s = limit, budget, stall_s
+        self.size = 0  # bytes waiting here (each also held in the budget)
+        self.handling = 0  # bytes of the message popped last, held in the budget until the next pop
+        self.closed = False
         self._room = threading.Condition()
 
     def append(self, message) -> None:
         with self._room:
-            if not self._room.wait_for(lambda: self.size < self.limit, self.stall_s):
+            if not self._room.wait_for(lambda: self.size < self.limit or self.closed, self.stall_s):
                 raise OSError("a WebSocket client sent faster than its messages were handled")
-            self.size += len(message)
+        try:  # outside the lock: this connection's own pop must be able to free room meanwhile
+            held = self.budget.acquire(min(len(message), self.budget.per_item), "a Socket.IO message",
+                                       wait_s=self.stall_s)
+        except HubError as exc:
+            raise OSError(f"no room for a WebSocket message: {exc.message}") from None
+        with self._room:
+            if self.closed:
+                self.budget.release(held)
+                raise OSError("the connection has ended")
+            self.size += held
             super().append(message)
 
     def pop(self, index: int = -1):
         with self._room:
             message = super().pop(index)
-            self.size -= len(message)
+            held = min(len(message), self.budget.per_item)
+            self.size -= held
+            self.budget.release(self.handling)
+            self.handling = held
             self._room.notify_all()
             return message
 
+    def close(self) -> None:
+        """The connection has ended: give back everything it held."""
+        with self._room:
+            self.closed = True
+            self.budget.release(self.size + self.handling)
+            self.size = self.handling = 0
+            self.clear()
+            self._room.notify_all()
+
 
 class _BoundedServer(simple_websocket.Server):
-    inbox_limit = 0  # set per connection by BoundedWebSocket
+    inbox_limit = 0  # bytes waiting at most; each Engine.IO factory (_bounded_websocket) sets its own
+    budget: MemoryBudget  # the hub's bodies in flight; set by the factory too
 
     @property
     def input_buffer(self) -> _Inbox:
@@ -74,7 +101,7 @@ class _BoundedServer(simple_websocket.Server):
 
     @input_buffer.setter
     def input_buffer(self, _value) -> None:  # simple-websocket assigns [] in __init__
-        self._inbox = _Inbox(self.inbox_limit)
+        self._inbox = _Inbox(self.inbox_limit, self.budget)
 
 
 class BoundedWebSocket(SimpleWebSocketWSGI):
@@ -87,7 +114,10 @@ class BoundedWebSocket(SimpleWebSocketWSGI):
     def __call__(self, environ, start_response):
         environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)  # offer no compression to accept
         self.ws = self.connection_class(environ, **self.server_args)
-        ret = self.app(self)
+        try:
+            ret = self.app(self)
+        finally:
+            self.ws.input_buffer.close()
         if self.ws.mode == "gunicorn":
             raise StopIteration()
         if self.ws.mode == "werkzeug":
@@ -95,9 +125,11 @@ class BoundedWebSocket(SimpleWebSocketWSGI):
         return ret
 
 
-def _bounded_websocket(max_message_size: int):
-    """Engine.IO's WebSocket factory: messages up to `max_message_size`, twice that waiting."""
-    connection = type("BoundedConnection", (_BoundedServer,), {"inbox_limit": 2 * max_message_size})
+def _bounded_websocket(max_message_size: int, budget: MemoryBudget):
+    """Engine.IO's WebSocket factory: messages up to `max_message_size`, twice that waiting, and
+    what waits or is being handled held in `budget`."""
+    connection = type("BoundedConnection", (_BoundedServer,), {"inbox_limit": 2 * max_message_size,
+                                                               "budget": budget})
 
     def make(handler, server):
         ws = BoundedWebSocket(handler, server, max_message_size=max_message_size)
@@ -184,7 +216,8 @@ class PacketJSON:
     dumps = staticmethod(json.dumps)
 
 
-def bound(server, max_body_bytes: int) -> AttachmentGuard:
-    """Apply every bound to a socketio.Server (Flask-SocketIO's `socketio.server`)."""
-    server.eio._async["websocket"] = _bounded_websocket(max_body_bytes + FRAMING_BYTES)
+def bound(server, max_body_bytes: int, bodies: MemoryBudget) -> AttachmentGuard:
+    """Apply every bound to a socketio.Server (Flask-SocketIO's `socketio.server`); WebSocket
+    messages waiting or being handled count in `bodies`, the hub's budget for bodies in flight."""
+    server.eio._async["websocket"] = _bounded_websocket(max_body_bytes + FRAMING_BYTES, bodies)
     return AttachmentGuard(server, MAX_ATTACHMENTS, max_body_bytes)
