@@ -68,6 +68,7 @@ function renderActivities(list) {
     select.appendChild(option);
   }
   if (chosen) select.value = chosen;
+  $("start").disabled = list.length === 0;  // nothing to start until the hub has said what it offers
   noteActivity();
 }
 function noteActivity() {
