@@ -101,13 +101,13 @@ class Hub:
                                f"POST /api/models/{name}/predict")
             task.require_media(media, name)
             options = task.options(given or {}, self.config.limits)
-            inputs = task.prepare(media, spec, self.config.limits, self.decodes)
+            ready = tasks.Prepared.of(task.prepare(media, spec, self.config.limits, self.decodes))
         except HubError as exc:
             self.metrics.record(name, api, "none", exc.code)
             raise
         prepared = time.perf_counter()
-        entry, result = self.run(name, inputs, api, started)
-        decoded = task.decode(result.outputs, entry.spec or spec, options)
+        entry, result = self.run(name, ready.inputs, api, started)
+        decoded = task.decode(result.outputs, entry.spec or spec, {**options, **ready.notes})
         return Prediction(name, task.name, result.backend, result.device, decoded, (prepared - started) * 1000,
                           result.inference_ms, (time.perf_counter() - started) * 1000)
 

@@ -8,6 +8,7 @@ training data looked like: bright strokes of a set thickness, cropped and centre
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(1 << 30))  # OpenCV's own guard, behind ours
 
@@ -221,3 +222,32 @@ def preprocess(data: bytes, spec: TensorSpec, prep: Preprocess, max_pixels: int,
         if prep.ink == "light_on_dark" and prep.color == "gray":
             picture = bright_strokes(picture)
         return quantize(picture, spec, prep.value_range)
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Where a letterboxed picture sits in the model's input, in input pixels: what undoes it."""
+
+    left: int
+    top: int
+    width: int  # the picture's width once scaled, without the padding
+    height: int
+    size: tuple[int, int]  # the input's (width, height)
+
+    def to_picture(self, x: float, y: float) -> tuple[float, float]:
+        """A point given as fractions of the model's input, as fractions of the original picture."""
+        return (x * self.size[0] - self.left) / self.width, (y * self.size[1] - self.top) / self.height
+
+
+def letterbox(picture: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, Letterbox]:
+    """Scaled to fit `size` (width, height) with its aspect kept, centred, padded with black (as
+    TensorFlow's resize_with_pad, which pose models such as MoveNet are shown with): a stretched
+    body puts its joints in the wrong places."""
+    h, w = picture.shape[:2]
+    scale = min(size[0] / w, size[1] / h)
+    width, height = max(1, min(size[0], round(w * scale))), max(1, min(size[1], round(h * scale)))
+    scaled = cv2.resize(picture, (width, height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    left, top = (size[0] - width) // 2, (size[1] - height) // 2
+    boxed = cv2.copyMakeBorder(scaled, top, size[1] - height - top, left, size[0] - width - left,
+                               cv2.BORDER_CONSTANT, value=0)
+    return boxed, Letterbox(left, top, width, height, size)

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from ..errors import ModelError
 from ..plugins import Registry
-from .base import Media, Picture, Result, Sound, Task
+from .base import Media, Picture, Prepared, Result, Sound, Task
 from .classification import AudioClassification, ImageClassification
+from .pose import PoseEstimation
 from .tensor import TensorTask
 
 TASKS: Registry[Task] = Registry("task", lambda names: ModelError(f"the task must be one of {names}"))
 register = TASKS.register
 get = TASKS.require
 
-for _task in (ImageClassification(), AudioClassification(), TensorTask()):
+for _task in (ImageClassification(), AudioClassification(), PoseEstimation(), TensorTask()):
     register(_task)
 
 
-__all__ = ["Media", "Picture", "Result", "Sound", "Task", "TASKS", "get", "register"]
+__all__ = ["Media", "Picture", "Prepared", "Result", "Sound", "Task", "TASKS", "get", "register"]

@@ -6,7 +6,7 @@ Socket.IO dispatch through the registry; nothing else in the hub branches on a t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
@@ -48,6 +48,20 @@ class Sound:
 Media = Picture | Sound
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What `prepare` returns when `decode` must know something about this media besides its
+    tensors (where a letterboxed picture sits, for pose): the tensors, and `notes` that `decode`
+    receives merged into its `options`. A plain list of tensors means no notes."""
+
+    inputs: list
+    notes: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, prepared: "Prepared | list[np.ndarray]") -> "Prepared":
+        return prepared if isinstance(prepared, Prepared) else cls(list(prepared))
+
+
 class Result:
     """A task's typed result; `to_json` is what every front end answers with."""
 
@@ -70,12 +84,14 @@ class Task:
         return {}
 
     def prepare(self, media: Media, spec: "ModelSpec", limits: "LimitsConfig",
-                budget: "DecodeBudget") -> list[np.ndarray]:
-        """The model's input tensors, from the media. Bounded in memory: reserve in `budget` what
-        the decode will hold at its peak, estimated from the header, before decoding."""
+                budget: "DecodeBudget") -> "list[np.ndarray] | Prepared":
+        """The model's input tensors, from the media (or a `Prepared` with notes for `decode`).
+        Bounded in memory: reserve in `budget` what the decode will hold at its peak, estimated
+        from the header, before decoding."""
         raise NotImplementedError
 
     def decode(self, outputs: list[np.ndarray], spec: "ModelSpec", options: dict) -> Result:
+        """The typed result; `options` are the request's, with the notes of `prepare` merged in."""
         raise NotImplementedError
 
     def require_media(self, media: Media, model: str) -> None:
