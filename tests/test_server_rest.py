@@ -55,7 +55,7 @@ def test_classify_answer_shape(zoo_hub):
                     headers={"Content-Type": "image/png"}).json()
     assert set(body) >= {"model", "backend", "predictions", "timing_ms"}
     assert body["model"] == "digits" and body["backend"] == "cpu"
-    assert [set(p) for p in body["predictions"]] == [{"index", "label", "score"}] * 3
+    assert [set(p) for p in body["predictions"]] == [{"index", "label", "name", "score"}] * 3
     scores = [p["score"] for p in body["predictions"]]
     assert scores == sorted(scores, reverse=True) and 0 < scores[0] <= 1
     timing = body["timing_ms"]

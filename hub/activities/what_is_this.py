@@ -1,7 +1,8 @@
 """What is this?: a pupil photographs something and the hub says what it sees.
 
 The tablet sends the photo with its answer; the hub classifies it, tells the tablet the top
-classes and records only the name of the best one (never the picture) for the dashboard.
+classes and records only the friendly name of the best one (never the picture) for the dashboard:
+the name a pupil read, not the model's long label (tasks/naming.py).
 Models that read drawings (cropped to their strokes, such as the digits model) come last.
 """
 from __future__ import annotations
@@ -41,5 +42,6 @@ class WhatIsThis(Activity):
         if not isinstance(media, Picture):
             raise BadInput("send the photo as 'image' (binary)")
         prediction = ctx.predict(model, media, {"top_k": TOP})
-        best = prediction.result.predictions[0]
-        return Checked("a photo", best.label, mode="photo", reply=prediction.to_json())
+        predictions = prediction.result.predictions
+        seen = predictions[0].name if predictions else "nothing it knows"
+        return Checked("a photo", seen, mode="photo", reply=prediction.to_json())

@@ -15,6 +15,7 @@ from ..adapters import audio
 from ..adapters.image import preprocess, quantize_real
 from ..errors import BadInput, ModelError
 from .base import Picture, Result, Sound, Task
+from .naming import naming
 
 if TYPE_CHECKING:
     from ..adapters.budget import DecodeBudget
@@ -27,11 +28,16 @@ ACTIVATIONS = ("softmax", "logits", "sigmoid")  # what the model's output alread
 @dataclass(frozen=True)
 class Class:
     index: int
-    label: str
+    label: str  # the model's own label, in full
     score: float
+    name: str = ""  # what a pupil reads (naming.py); the label when not given
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.label)
 
     def to_json(self) -> dict:
-        return {"index": self.index, "label": self.label, "score": round(self.score, 6)}
+        return {"index": self.index, "label": self.label, "name": self.name, "score": round(self.score, 6)}
 
 
 @dataclass(frozen=True)
@@ -60,11 +66,21 @@ def scores(output: np.ndarray, spec: "TensorSpec", activation: str) -> np.ndarra
 
 def top_k(output: np.ndarray, spec: "TensorSpec", labels: tuple[str, ...], k: int,
           activation: str = "softmax") -> list[Class]:
+    """The k best classes pupils may see: hidden ones (unfit for a classroom) are left out before
+    ranking, so the k are the best of the rest; scores stay the model's own probabilities."""
     probs = scores(output, spec, activation)
-    k = min(k, probs.size)
-    best = np.argpartition(-probs, k - 1)[:k]
-    best = best[np.argsort(-probs[best], kind="stable")]
-    return [Class(int(i), labels[i] if i < len(labels) else str(i), float(probs[i])) for i in best]
+    names = naming(labels)
+    ranked = probs
+    if names.hidden.any():
+        ranked = probs.copy()
+        ranked[np.flatnonzero(names.hidden[: probs.size])] = -np.inf
+    k = min(k, probs.size - int(names.hidden[: probs.size].sum()))
+    if k <= 0:
+        return []
+    best = np.argpartition(-ranked, k - 1)[:k]
+    best = best[np.argsort(-ranked[best], kind="stable")]
+    return [Class(int(i), labels[i] if i < len(labels) else str(i), float(probs[i]), names.name(int(i)))
+            for i in best]
 
 
 def parse_top_k(raw: object, limit: int, default: int = 3) -> int:
@@ -97,6 +113,7 @@ class Classification(Task):
             raise ModelError(f"the model has {classes} classes but {len(labels)} labels: fix the labels")
         if spec.activation not in ACTIVATIONS:
             raise ModelError(f"output.activation {spec.activation!r} must be one of {', '.join(ACTIVATIONS)}")
+        naming(labels)  # the friendly names, worked out once at load rather than on the first photo
         return dataclasses.replace(spec, labels=labels)
 
     def options(self, given: Mapping[str, Any], limits: "LimitsConfig") -> dict:

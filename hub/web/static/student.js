@@ -261,7 +261,7 @@ $("photo-file").addEventListener("change", async () => {
   $("play-error").textContent = "";
   for (const p of reply.result.predictions) {
     const li = document.createElement("li");
-    li.textContent = `${p.label} (${Math.round(p.score * 100)}%)`;
+    li.textContent = `${p.name || p.label} (${Math.round(p.score * 100)}%)`;
     list.appendChild(li);
   }
 });
