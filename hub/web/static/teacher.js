@@ -103,7 +103,8 @@ function renderStudents() {
   for (const s of students.values()) {
     const tr = document.createElement("tr");
     tr.dataset.student = s.nickname;
-    const dot = cell(tr, ""); const d = document.createElement("span"); d.className = "dot" + (s.connected ? "" : " off"); dot.appendChild(d);
+    const dot = cell(tr, ""); const d = document.createElement("span"); d.className = "dot" + (s.connected ? "" : " off");
+    d.setAttribute("role", "img"); d.setAttribute("aria-label", s.connected ? "connected" : "offline"); dot.appendChild(d);
     cell(tr, s.nickname);
     cell(tr, s.answers);
     cell(tr, s.accuracy == null ? "—" : `${Math.round(s.accuracy * 100)}%`);
