@@ -47,9 +47,19 @@ sys.path.insert(0, str(ROOT))
 from bench.report import publish  # noqa: E402
 from tests.conftest import BASE_CONFIG, BUNDLED, TEACHER_PIN, HubProcess, toml_text  # noqa: E402
 from tests.drawing import png, render  # noqa: E402
-from tests.hostile import MemoryCap, RawTablet, png_bomb  # noqa: E402
+from tests.hostile import (  # noqa: E402
+    STOPPED_TAKING,
+    MemoryCap,
+    RawTablet,
+    class_socket,
+    closed_by_hub,
+    engineio_socket,
+    png_bomb,
+    rss,
+    unit_memory_max,
+)
 
-MEMORY_MAX = 700 * 1024 * 1024
+MEMORY_MAX = unit_memory_max()  # the unit's MemoryMax: 700 MB
 LAPTOP = "127.0.0.9"
 
 
@@ -59,10 +69,6 @@ def percentiles(values: list[float]) -> dict:
     a = np.array(values)
     return {"n": len(values), "p50_ms": round(float(np.percentile(a, 50)), 2),
             "p99_ms": round(float(np.percentile(a, 99)), 2), "max_ms": round(float(a.max()), 2)}
-
-
-def rss(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0]) * 1024
 
 
 class Hub:
@@ -147,7 +153,7 @@ def run_bombs(hub: Hub, rounds: int) -> dict:
         return f"{status} {body.get('code') if isinstance(body, dict) else body}"
 
     def live(payload: bytes) -> str:
-        tablet = RawTablet("127.0.0.1", hub.port, LAPTOP)
+        tablet = RawTablet(hub.port, LAPTOP)
         try:
             reply = tablet.call("classify", {"model": "digits"}, payload, timeout_s=60)
             return f"socketio {reply.get('code', 'ok')}"
@@ -169,71 +175,44 @@ def run_bombs(hub: Hub, rounds: int) -> dict:
 
 # --- attachments -----------------------------------------------------------------------------------
 
-def raw_socket(hub: Hub) -> websocket.WebSocket:
-    sock = socket.create_connection(("127.0.0.1", hub.port), timeout=10, source_address=(LAPTOP, 0))
-    ws = websocket.create_connection(f"ws://127.0.0.1:{hub.port}/socket.io/?EIO=4&transport=websocket",
-                                     socket=sock, timeout=10, origin=f"http://127.0.0.1:{hub.port}")
-    ws.recv()
-    ws.send("40/class,")
-    ws.recv()
-    return ws
+ANNOUNCE_ENDLESS = '45999999-/class,["classify",{"model":"digits","image":{"_placeholder":true,"num":0}}]'
+ANNOUNCE_TWO = ('452-/class,["classify",{"model":"digits","image":{"_placeholder":true,"num":0},'
+                '"audio":{"_placeholder":true,"num":1}}]')
 
 
-def dropped(ws: websocket.WebSocket) -> bool:
-    try:
-        while True:
-            opcode, _ = ws.recv_data(control_frame=True)
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
-                return True
-    except websocket.WebSocketTimeoutException:
-        return False
-    except (websocket.WebSocketConnectionClosedException, OSError):
-        return True
-
-
-def flood_announce(hub: Hub) -> bool:
-    ws = raw_socket(hub)
-    ws.send('45999999-/class,["classify",{"model":"digits","image":{"_placeholder":true,"num":0}}]')
+def flood_attachments(hub: Hub, announcement: str) -> bool:
+    """Announce a binary event, then stream 8 MB frames after it: True when the hub dropped us."""
+    ws = class_socket(hub.port, LAPTOP)
+    ws.send(announcement)
     frame = b"\0" * (8 << 20)
     try:
         for _ in range(40):
             ws.send_binary(frame)
-    except (OSError, websocket.WebSocketException):  # reset, or a window the hub stopped reading
+    except STOPPED_TAKING:
         pass
-    return dropped(ws)
-
-
-def flood_frames(hub: Hub) -> bool:
-    ws = raw_socket(hub)
-    ws.send('452-/class,["classify",{"model":"digits","image":{"_placeholder":true,"num":0},'
-            '"audio":{"_placeholder":true,"num":1}}]')
-    frame = b"\0" * (8 << 20)
-    try:
-        for _ in range(40):
-            ws.send_binary(frame)
-    except (OSError, websocket.WebSocketException):  # reset, or a window the hub stopped reading
-        pass
-    return dropped(ws)
+    return closed_by_hub(ws)
 
 
 def flood_one_message(hub: Hub) -> bool:
-    ws = raw_socket(hub)
+    ws = class_socket(hub.port, LAPTOP)
     part = b"\0" * (4 << 20)
     try:
         ws.send_frame(websocket.ABNF(fin=0, opcode=websocket.ABNF.OPCODE_BINARY, data=part))
         for _ in range(100):
             ws.send_frame(websocket.ABNF(fin=0, opcode=websocket.ABNF.OPCODE_CONT, data=part))
-    except (OSError, websocket.WebSocketException):  # reset, or a window the hub stopped reading
+    except STOPPED_TAKING:
         pass
-    return dropped(ws)
+    return closed_by_hub(ws)
 
 
 def run_attachments(hub: Hub) -> dict:
     results = {}
-    for name, flood in (("999999_announced", flood_announce), ("frames_past_body_limit", flood_frames),
-                        ("one_400mb_message", flood_one_message)):
+    floods = (("999999_announced", lambda: flood_attachments(hub, ANNOUNCE_ENDLESS)),
+              ("frames_past_body_limit", lambda: flood_attachments(hub, ANNOUNCE_TWO)),
+              ("one_400mb_message", lambda: flood_one_message(hub)))
+    for name, flood in floods:
         with ThreadPoolExecutor(4) as pool:
-            outcomes = list(pool.map(flood, [hub] * 4))
+            outcomes = [f.result() for f in [pool.submit(flood) for _ in range(4)]]
         results[name] = {"connections": 4, "dropped": sum(outcomes)}
     held = hub.alive() and all(r["dropped"] == r["connections"] for r in results.values())
     return {"floods": results, "held": held, **hub.memory()}
@@ -258,16 +237,14 @@ class Laptop:
             thread.start()
 
     def _open(self, kind: str):
+        if kind == "idle_websocket":
+            return engineio_socket(self.port, LAPTOP, timeout_s=5)
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=5, source_address=(LAPTOP, 0))
         if kind == "half_header":
             sock.sendall(b"GET /v2/health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         elif kind == "drip_body":
             sock.sendall(b"POST /api/models/digits/classify HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                          b"Content-Type: image/png\r\nContent-Length: 1000000\r\n\r\n\x89PNG")
-        elif kind == "idle_websocket":
-            ws = websocket.create_connection(f"ws://127.0.0.1:{self.port}/socket.io/?EIO=4&transport=websocket",
-                                             socket=sock, timeout=5, origin=f"http://127.0.0.1:{self.port}")
-            return ws
         return sock
 
     def _keep(self, kind: str) -> None:
@@ -334,7 +311,7 @@ def measure(hub: Hub, seconds: float, tablets: list[RawTablet]) -> dict:
             stop.wait(0.05)
 
     def timed_classify() -> None:
-        pupil = RawTablet("127.0.0.1", hub.port, "127.0.0.202")
+        pupil = RawTablet(hub.port, "127.0.0.202")
         while not stop.is_set():
             started = time.perf_counter()
             try:
@@ -361,7 +338,7 @@ def measure(hub: Hub, seconds: float, tablets: list[RawTablet]) -> dict:
 
 
 def run_connections(hub: Hub, seconds: float, per_kind: int, class_size: int) -> dict:
-    tablets = [RawTablet("127.0.0.1", hub.port, f"127.0.1.{i + 1}") for i in range(class_size)]
+    tablets = [RawTablet(hub.port, f"127.0.1.{i + 1}") for i in range(class_size)]
     quiet = measure(hub, seconds / 2, tablets)
     laptop = Laptop(hub.port, per_kind)
     laptop.start()

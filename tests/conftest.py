@@ -235,6 +235,29 @@ def start_hub(tmp_path: Path):
     starter.stop()
 
 
+@pytest.fixture
+def capped_hubs(start_hub):
+    """capped_hubs(models) -> (hub, cap): a real hub inside a memory cgroup as tight as the unit's
+    MemoryMax (tests/hostile.py), as under systemd; skipped with the reason where none can be made."""
+    from tests.hostile import MemoryCap, unit_memory_max
+
+    started = []
+
+    def start(models: Path):
+        reason = MemoryCap.unavailable()
+        if reason:
+            pytest.skip(reason)
+        cap = MemoryCap("classroom-hub-test", unit_memory_max())
+        hub = start_hub(models, cgroup=cap)
+        started.append((hub, cap))
+        return hub, cap
+
+    yield start
+    for hub, cap in started:
+        hub.stop()
+        cap.close()
+
+
 @pytest.fixture(scope="module")
 def module_hubs(tmp_path_factory):
     """Like start_hub, for hubs that every test of a module shares (one process, started once)."""

@@ -5,10 +5,15 @@ so making a bomb takes kilobytes here, not the gigabytes it asks of the hub.
 """
 from __future__ import annotations
 
+import json
 import os
+import socket
 import struct
+import threading
 import zlib
 from pathlib import Path
+
+import websocket
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
@@ -21,8 +26,15 @@ def png_bomb(width: int = 7000, height: int = 7000, depth: int = 16, colour: int
     row = b"\x00" * (1 + width * channels * depth // 8)  # filter byte 0, then the samples
     squeeze = zlib.compressobj(9)
     body = b"".join(squeeze.compress(row) for _ in range(height)) + squeeze.flush()
+    return png_declaring(width, height, depth, colour, body)
+
+
+def png_declaring(width: int, height: int, depth: int = 8, colour: int = 2, pixels: bytes = b"") -> bytes:
+    """A PNG whose header declares `width` x `height`, with the compressed `pixels` given (none by
+    default: a header a hub must refuse from its size alone)."""
     header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", body) + _chunk(b"IEND", b"")
+    idat = _chunk(b"IDAT", pixels) if pixels else b""
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + idat + _chunk(b"IEND", b"")
 
 
 class MemoryCap:
@@ -116,28 +128,67 @@ def _own_memory_cgroup() -> Path | None:
     return None
 
 
+def unit_memory_max() -> int:
+    """The service's MemoryMax (systemd/classroom-hub.service) in bytes: the cap the tests and
+    bench/abuse.py run the hub under."""
+    unit = Path(__file__).resolve().parent.parent / "systemd" / "classroom-hub.service"
+    value = next(line for line in unit.read_text().splitlines() if line.startswith("MemoryMax=")).split("=", 1)[1]
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(value[:-1]) * units[value[-1]] if value[-1] in units else int(value)
+
+
+def rss(pid: int) -> int:
+    """A process's resident memory now, in bytes."""
+    return int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0]) * 1024
+
+
+# How a sender sees the hub drop it: a reset, a broken pipe, or (when the hub closed its end while
+# the sender's data filled the window) a send that never completes.
+STOPPED_TAKING = (websocket.WebSocketException, ConnectionError, OSError)
+
+
+def engineio_socket(port: int, address: str = "127.0.0.1", timeout_s: float = 10) -> websocket.WebSocket:
+    """A raw Engine.IO 4 WebSocket to the hub on 127.0.0.1, from `address` (a device of its own)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout_s, source_address=(address, 0))
+    return websocket.create_connection(f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket",
+                                       socket=sock, timeout=timeout_s, origin=f"http://127.0.0.1:{port}")
+
+
+def class_socket(port: int, address: str = "127.0.0.1", namespace: str = "/class",
+                 timeout_s: float = 10) -> websocket.WebSocket:
+    """`engineio_socket`, opened and connected to a Socket.IO namespace by hand, ready for packets
+    python-socketio would refuse to send."""
+    ws = engineio_socket(port, address, timeout_s)
+    if not ws.recv().startswith("0"):
+        raise ConnectionError("no Engine.IO open packet")
+    ws.send(f"40{namespace},")
+    if not ws.recv().startswith(f"40{namespace},"):
+        raise ConnectionError("the namespace refused the connection")
+    return ws
+
+
+def closed_by_hub(ws: websocket.WebSocket) -> bool:
+    """True once the hub has closed the connection (reading past any last packets); False when it
+    is still open after the socket's time-out."""
+    try:
+        while True:
+            opcode, _ = ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return True
+    except websocket.WebSocketTimeoutException:
+        return False
+    except STOPPED_TAKING:
+        return True
+
+
 class RawTablet:
     """A pupil's tablet speaking Engine.IO 4 / Socket.IO 5 by hand over one WebSocket, from its own
     loopback address (127.0.0.x), as a device of its own on the room's Wi-Fi would."""
 
-    def __init__(self, host: str, port: int, address: str = "127.0.0.1", namespace: str = "/class",
+    def __init__(self, port: int, address: str = "127.0.0.1", namespace: str = "/class",
                  timeout_s: float = 15) -> None:
-        import json
-        import socket
-        import threading
-
-        import websocket
-
-        self._json = json
         self.namespace = namespace
-        sock = socket.create_connection((host, port), timeout=timeout_s, source_address=(address, 0))
-        self.ws = websocket.create_connection(f"ws://{host}:{port}/socket.io/?EIO=4&transport=websocket",
-                                              socket=sock, timeout=timeout_s, origin=f"http://{host}:{port}")
-        if not self.ws.recv().startswith("0"):
-            raise ConnectionError("no Engine.IO open packet")
-        self.ws.send(f"40{namespace},")
-        if not self.ws.recv().startswith(f"40{namespace},"):
-            raise ConnectionError("the namespace refused the connection")
+        self.ws = class_socket(port, address, namespace, timeout_s)
         self._next_id = 0
         self._waiting: dict[int, list] = {}
         self._lock = threading.Lock()
@@ -156,7 +207,7 @@ class RawTablet:
                 elif isinstance(message, str) and message.startswith(prefix):
                     rest = message[len(prefix):]
                     digits = len(rest) - len(rest.lstrip("0123456789"))
-                    ack, body = int(rest[:digits]), self._json.loads(rest[digits:])
+                    ack, body = int(rest[:digits]), json.loads(rest[digits:])
                     with self._lock:
                         slot = self._waiting.pop(ack, None)
                     if slot is not None:
@@ -170,8 +221,6 @@ class RawTablet:
 
     def call(self, event: str, data: dict, binary: bytes | None = None, timeout_s: float = 15):
         """Emit `event` with `data` (and one binary attachment as data["image"]); the acknowledgement."""
-        import threading
-
         with self._lock:
             self._next_id += 1
             ack = self._next_id
@@ -179,10 +228,10 @@ class RawTablet:
         payload = dict(data)
         with self._send_lock:
             if binary is None:
-                self.ws.send(f"42{self.namespace},{ack}" + self._json.dumps([event, payload]))
+                self.ws.send(f"42{self.namespace},{ack}" + json.dumps([event, payload]))
             else:
                 payload["image"] = {"_placeholder": True, "num": 0}
-                self.ws.send(f"451-{self.namespace},{ack}" + self._json.dumps([event, payload]))
+                self.ws.send(f"451-{self.namespace},{ack}" + json.dumps([event, payload]))
                 self.ws.send_binary(binary)
         if not slot[0].wait(timeout_s) or self.closed.is_set() and slot[1] is None:
             raise TimeoutError(f"no answer to {event} within {timeout_s} s")

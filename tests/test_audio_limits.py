@@ -17,9 +17,8 @@ import pytest
 from hub.adapters import audio
 from hub.errors import BadInput
 from tests.conftest import ROOT, SHARED
-from tests.hostile import MemoryCap
+from tests.hostile import unit_memory_max
 from tests.test_audio_features import tone, wav_bytes
-from tests.test_hostile_memory import unit_memory_max
 
 PARAMS = audio.FeatureParams()  # the bundled spoken-digits model's features
 FSDD = SHARED / "data" / "fsdd" / "recordings"
@@ -251,15 +250,8 @@ def test_raw_pcm_goes_through_the_same_budget(small_budget):
 # --- the real server under the unit's memory cap ---------------------------------------------------
 
 @pytest.fixture
-def capped_hub(start_hub, bundled_models):
-    reason = MemoryCap.unavailable()
-    if reason:
-        pytest.skip(reason)
-    cap = MemoryCap("classroom-hub-audio-test", unit_memory_max())
-    hub = start_hub(bundled_models, cgroup=cap)
-    yield hub, cap
-    hub.stop()
-    cap.close()
+def capped_hub(capped_hubs, bundled_models):
+    return capped_hubs(bundled_models)
 
 
 def test_audio_bombs_four_at_a_time_never_kill_the_worker(capped_hub):

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -20,17 +19,7 @@ from hub.adapters.budget import DecodeBudget
 from hub.errors import Overloaded, PayloadTooLarge
 from tests.conftest import ROOT, wait_for
 from tests.drawing import png, render
-from tests.hostile import MemoryCap, png_bomb
-
-UNIT_MEMORY_MAX = 700 * 1024 * 1024  # systemd/classroom-hub.service: MemoryMax=700M
-
-
-def unit_memory_max() -> int:
-    line = next(x for x in (ROOT / "systemd" / "classroom-hub.service").read_text().splitlines()
-                if x.startswith("MemoryMax="))
-    assert line == "MemoryMax=700M", "the test's cap must follow the unit's"
-    return UNIT_MEMORY_MAX
-
+from tests.hostile import STOPPED_TAKING, class_socket, closed_by_hub, png_bomb, rss, unit_memory_max
 
 # --- the budget itself --------------------------------------------------------------------------
 
@@ -138,15 +127,8 @@ def test_the_reserved_bytes_cover_what_decoding_really_takes(tmp_path, kind, col
 # --- the real server under the unit's memory cap --------------------------------------------------
 
 @pytest.fixture
-def capped_hub(start_hub, models_dir):
-    reason = MemoryCap.unavailable()
-    if reason:
-        pytest.skip(reason)
-    cap = MemoryCap("classroom-hub-test", unit_memory_max())
-    hub = start_hub(models_dir, cgroup=cap)
-    yield hub, cap
-    hub.stop()
-    cap.close()
+def capped_hub(capped_hubs, models_dir):
+    return capped_hubs(models_dir)
 
 
 def test_picture_bombs_four_at_a_time_over_rest_and_socketio_never_kill_the_worker(capped_hub):
@@ -187,53 +169,19 @@ def test_picture_bombs_four_at_a_time_over_rest_and_socketio_never_kill_the_work
     assert drawing.status_code == 200 and drawing.json()["predictions"][0]["label"] == "3"
 
 
-# How a sender sees the hub drop it: a reset, a broken pipe, or (when the hub closed its end while
-# the sender's data filled the window) a send that never completes.
-STOPPED_TAKING = (websocket.WebSocketConnectionClosedException, websocket.WebSocketTimeoutException,
-                  ConnectionError, OSError)
-
-
-def _raw_socket(hub) -> websocket.WebSocket:
-    """A WebSocket speaking Engine.IO 4 / Socket.IO 5 by hand, connected to /class."""
-    ws = websocket.create_connection(hub.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
-                                     timeout=10)
-    assert ws.recv().startswith("0")  # Engine.IO open
-    ws.send("40/class,")
-    assert ws.recv().startswith("40/class,")
-    return ws
-
-
-def _closed(ws: websocket.WebSocket) -> bool:
-    """True once the hub has closed the connection (reading past any last packets)."""
-    try:
-        while True:
-            opcode, _ = ws.recv_data(control_frame=True)
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
-                return True
-    except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
-        return True
-    except websocket.WebSocketTimeoutException:
-        return False
-
-
-def _rss(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(status.split("VmRSS:")[1].split()[0]) * 1024
-
-
 def test_a_message_announcing_endless_attachments_is_dropped_at_once(capped_hub):
     hub, cap = capped_hub
-    ws = _raw_socket(hub)
+    ws = class_socket(hub.port)
     ws.send('45999999-/class,["classify",{"model":"digits","image":{"_placeholder":true,"num":0}}]')
-    assert _closed(ws)
+    assert closed_by_hub(ws)
     assert "announced 999999 binary attachments" in hub.log()
 
 
 def test_attachments_over_the_body_limit_are_dropped_and_nothing_is_kept(capped_hub):
     hub, cap = capped_hub
     worker = hub.worker_pid
-    before = _rss(worker)
-    ws = _raw_socket(hub)
+    before = rss(worker)
+    ws = class_socket(hub.port)
     ws.settimeout(10)
     ws.send('452-/class,["classify",{"model":"digits","image":{"_placeholder":true,"num":0},'
             '"audio":{"_placeholder":true,"num":1}}]')
@@ -245,10 +193,10 @@ def test_attachments_over_the_body_limit_are_dropped_and_nothing_is_kept(capped_
             sent += 1
     except STOPPED_TAKING:
         pass
-    assert _closed(ws)
+    assert closed_by_hub(ws)
     assert sent < 40, "the hub kept taking frames"
     assert "binary attachments over" in hub.log()
-    wait_for(lambda: _rss(worker) < before + 64 * 1024 * 1024, timeout_s=10)
+    wait_for(lambda: rss(worker) < before + 64 * 1024 * 1024, timeout_s=10)
     assert cap.oom_kills == 0 and hub.worker_pid == worker
     tablet = socketio.Client(reconnection=False)  # everyone else goes on
     tablet.connect(hub.url, namespaces=["/class"], transports=["websocket"], wait_timeout=10)
@@ -260,7 +208,7 @@ def test_attachments_over_the_body_limit_are_dropped_and_nothing_is_kept(capped_
 def test_one_websocket_message_over_the_body_limit_is_refused_while_it_arrives(capped_hub):
     hub, cap = capped_hub
     worker = hub.worker_pid
-    ws = _raw_socket(hub)
+    ws = class_socket(hub.port)
     header = websocket.ABNF(fin=0, opcode=websocket.ABNF.OPCODE_BINARY, data=b"\0" * (4 * 1024 * 1024))
     cont = websocket.ABNF(fin=0, opcode=websocket.ABNF.OPCODE_CONT, data=b"\0" * (4 * 1024 * 1024))
     sent = 0
@@ -328,9 +276,9 @@ def test_messages_waiting_to_be_handled_are_bounded_per_connection_and_together(
                                     '42/class,["classify",NaN]', "49/class,", '42/class,["classify",{"a":]'])
 def test_a_packet_socketio_cannot_decode_drops_that_client_with_one_line(module_hubs, module_models, packet):
     hub = module_hubs(module_models)
-    ws = _raw_socket(hub)
+    ws = class_socket(hub.port)
     ws.send(packet)
-    assert _closed(ws)
+    assert closed_by_hub(ws)
     assert "a malformed Socket.IO packet" in hub.log()
     assert "Traceback" not in hub.log() and "message handler error" not in hub.log()
     tablet = socketio.Client(reconnection=False)

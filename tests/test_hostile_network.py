@@ -14,6 +14,7 @@ import socketio
 
 from tests.conftest import wait_for
 from tests.drawing import png, render
+from tests.hostile import engineio_socket
 
 LAPTOP = "127.0.0.9"
 
@@ -147,26 +148,18 @@ def test_what_the_server_itself_refuses_is_json_too(module_hubs, module_models, 
     assert "Traceback" not in hub.log()
 
 
-def raw_websocket(hub, address: str):
-    import websocket
-
-    sock = connect_from(address, hub.port)
-    return websocket.create_connection(f"ws://127.0.0.1:{hub.port}/socket.io/?EIO=4&transport=websocket",
-                                       socket=sock, timeout=5, origin=f"http://127.0.0.1:{hub.port}")
-
-
 def test_a_device_holds_a_few_live_connections_and_the_hub_itself_any(module_hubs, module_models):
     import websocket
 
     hub = module_hubs(module_models)  # defaults: websockets_per_address = 4
-    held = [raw_websocket(hub, LAPTOP) for _ in range(4)]
+    held = [engineio_socket(hub.port, LAPTOP) for _ in range(4)]
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
-        raw_websocket(hub, LAPTOP)
+        engineio_socket(hub.port, LAPTOP)
     assert refused.value.status_code == 429
     assert b'"code": "too_many_connections"' in refused.value.resp_body
     held[0].close()  # one closed: one more may open
     wait_for(lambda: _opens(hub, LAPTOP))
-    kiosk_and_admin = [raw_websocket(hub, "127.0.0.1") for _ in range(20)]  # the hub's own machine
+    kiosk_and_admin = [engineio_socket(hub.port, "127.0.0.1") for _ in range(20)]  # the hub's own machine
     assert all(ws.recv().startswith("0") for ws in kiosk_and_admin)
     for ws in held[1:] + kiosk_and_admin:
         ws.close()
@@ -176,7 +169,7 @@ def _opens(hub, address: str) -> bool:
     import websocket
 
     try:
-        raw_websocket(hub, address).close()
+        engineio_socket(hub.port, address).close()
         return True
     except websocket.WebSocketBadStatusException:
         return False

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import struct
 from pathlib import Path
 
 import cv2
@@ -21,7 +20,7 @@ from hub.errors import ModelError
 from hub.loader import load_model
 from hub.tasks import Picture
 from tests.conftest import CORAL, call, need_coral
-from tests.hostile import _chunk
+from tests.hostile import png_declaring
 
 MOVENET = "movenet_single_pose_lightning_ptq.tflite"
 SIZE = 192
@@ -234,7 +233,6 @@ def test_a_manifest_with_the_wrong_number_of_keypoint_names_is_refused(tmp_path,
 def test_a_picture_over_the_pixel_limit_is_refused_before_decoding(app):
     """The pose task decodes within the same limits as a classifier: a header declaring 9000x9000
     pixels is refused (413) from the header alone."""
-    header = struct.pack(">IIBBBBB", 9000, 9000, 8, 2, 0, 0, 0)
-    declared = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IEND", b"")
+    declared = png_declaring(9000, 9000)
     reply = app.http.post("/api/models/movenet/predict", data=declared, headers={"Content-Type": "image/png"})
     assert reply.status_code == 413 and "9000x9000" in reply.json["error"], reply.json

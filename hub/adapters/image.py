@@ -8,7 +8,9 @@ training data looked like: bright strokes of a set thickness, cropped and centre
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(1 << 30))  # OpenCV's own guard, behind ours
 
@@ -201,14 +203,21 @@ def shrink(picture: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
 
 
+@contextmanager
+def decoded(data: bytes, size: tuple[int, int], max_pixels: int, budget: DecodeBudget) -> Iterator[np.ndarray]:
+    """The picture (BGR uint8) for a model taking `size`, while its decode's memory is held in
+    `budget`: the header checked and its pixels limited first, a JPEG decoded smaller when it can."""
+    header = checked_header(data, max_pixels)
+    factor = reduction(header, size)
+    with budget.reserve(working_bytes(header, factor), "the picture"):
+        yield decode(data, header, factor)
+
+
 def preprocess(data: bytes, spec: TensorSpec, prep: Preprocess, max_pixels: int,
                budget: DecodeBudget = UNLIMITED) -> np.ndarray:
     """The model's input tensor from picture bytes, holding the decode's memory in `budget`."""
     size = image_size(spec)
-    header = checked_header(data, max_pixels)
-    factor = reduction(header, size)
-    with budget.reserve(working_bytes(header, factor), "the picture"):
-        picture = decode(data, header, factor)
+    with decoded(data, size, max_pixels, budget) as picture:
         if prep.crop_to_content and prep.color == "gray":
             longest = max(picture.shape[:2])
             if longest > WORKING_SIZE:  # what normalise_drawing works at: shrink before any copy

@@ -13,14 +13,11 @@ import numpy as np
 
 from ..adapters.image import (
     Letterbox,
-    checked_header,
-    decode,
+    decoded,
     image_size,
     letterbox,
     quantize,
-    reduction,
     to_color,
-    working_bytes,
 )
 from ..errors import ModelError
 from .base import Picture, Prepared, Result, Task
@@ -85,10 +82,8 @@ class PoseEstimation(Task):
         """Decoded within the decode budget as a classifier's picture is, then letterboxed: the
         letterbox travels to `decode` in the notes."""
         size = image_size(spec.inputs[0])
-        header = checked_header(media.data, limits.max_image_pixels)
-        factor = reduction(header, size)
-        with budget.reserve(working_bytes(header, factor), "the picture"):
-            boxed, box = letterbox(decode(media.data, header, factor), size)
+        with decoded(media.data, size, limits.max_image_pixels, budget) as picture:
+            boxed, box = letterbox(picture, size)
         tensor = quantize(to_color(boxed, spec.preprocess.color), spec.inputs[0], spec.preprocess.value_range)
         return Prepared([tensor], {"letterbox": box})
 

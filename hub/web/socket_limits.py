@@ -60,8 +60,7 @@ class _Inbox(list):
             if not self._room.wait_for(lambda: self.size < self.limit or self.closed, self.stall_s):
                 raise OSError("a WebSocket client sent faster than its messages were handled")
         try:  # outside the lock: this connection's own pop must be able to free room meanwhile
-            held = self.budget.acquire(min(len(message), self.budget.per_item), "a Socket.IO message",
-                                       wait_s=self.stall_s)
+            held = self.budget.acquire(self._bytes(message), "a Socket.IO message", wait_s=self.stall_s)
         except HubError as exc:
             raise OSError(f"no room for a WebSocket message: {exc.message}") from None
         with self._room:
@@ -74,12 +73,16 @@ class _Inbox(list):
     def pop(self, index: int = -1):
         with self._room:
             message = super().pop(index)
-            held = min(len(message), self.budget.per_item)
+            held = self._bytes(message)
             self.size -= held
             self.budget.release(self.handling)
             self.handling = held
             self._room.notify_all()
             return message
+
+    def _bytes(self, message) -> int:
+        """What a message holds in the budget (a message may be a little over a body: its framing)."""
+        return min(len(message), self.budget.per_item)
 
     def close(self) -> None:
         """The connection has ended: give back everything it held."""
