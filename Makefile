@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: help install install-dev system-deps run test bench bench-servers bench-deploy models wheelhouse install-pi clean
+.PHONY: help install install-dev system-deps run test bench bench-servers bench-deploy models models-coral wheelhouse install-pi clean
 
 help:
 	@echo "make run      create $(VENV), install the hub, serve the bundled models on port $(PORT)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench-servers  measure web-server candidates for the hub (bench/servers.py; ASGI ones need uvicorn and a2wsgi)"
 	@echo "make bench-deploy  time install, reboot, kill -9 and hung-engine recovery on a Bookworm VM (root)"
 	@echo "make models   rebuild models/digits and models/spoken-digits with classroom-quantize (needs the quantize extra)"
+	@echo "make models-coral  copy Coral's ImageNet and MoveNet models from ../shared/coral into models/ (docs/MODELS.md)"
 	@echo "make wheelhouse  every wheel for a Pi (aarch64, Python 3.11) in wheelhouse/, for an offline install"
 	@echo "make install-pi  install on this Raspberry Pi as services (sudo; see docs/INSTALL.md)"
 
@@ -66,6 +67,9 @@ install-pi:
 models: install-dev
 	$(BIN)/classroom-quantize build digits --out models
 	$(BIN)/classroom-quantize build spoken-digits --out models
+
+models-coral: install
+	$(BIN)/python scripts/bundle_coral.py --coral ../shared/coral --out models
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache test-artifacts

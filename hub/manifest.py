@@ -21,6 +21,8 @@ MANIFEST = "manifest.json"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DTYPES = {"uint8", "int8", "int16", "int32", "int64", "float16", "float32"}
 CPU_ROLES = ("cpu", "float")  # the CPU int8 file that serves, and the float32 reference (not served)
+SUBJECTS = ("photos", "drawings")  # what a picture model looks at: "What is this?" offers photo models only
+UNSURE_BELOW = 0.3  # a classifier whose manifest does not say: below this top score, "I'm not sure"
 
 
 def accelerator_roles() -> dict:
@@ -93,6 +95,17 @@ class ModelSpec:
     source: str = "manifest"  # or "derived"
     metrics: dict = field(default_factory=dict)
     activation: str | None = None  # what the output already is (output.activation); None: derived at load
+    title: str = ""  # what people read for the model ("Everyday things"); the folder's name when empty
+    about: str = ""  # one line: what it knows
+    subject: str = "photos"  # "photos" or "drawings" (a model cropping to strokes, such as digits)
+    unsure_below: float = UNSURE_BELOW  # output.unsure_below: a top score under it is "not sure"
+    licence: str = ""
+    origin: Any = None  # where the files came from (the manifest's "source": text or an object)
+
+    def describe(self) -> dict:
+        """What the API and the pages say of the model beyond its files."""
+        return {"title": self.title or self.name, "about": self.about, "subject": self.subject,
+                "unsure_below": self.unsure_below, "licence": self.licence or None, "origin": self.origin}
 
     @property
     def serving_variants(self) -> dict[str, Variant]:
@@ -188,6 +201,17 @@ def parse_manifest(folder: Path) -> ModelSpec:
     activation = output.get("activation")
     if activation is not None and not isinstance(activation, str):
         raise ModelError(f"{MANIFEST}: output.activation must be a string such as \"softmax\" or \"logits\"")
+    unsure_below = output.get("unsure_below", UNSURE_BELOW)
+    if isinstance(unsure_below, bool) or not isinstance(unsure_below, (int, float)) or not 0 <= unsure_below <= 1:
+        raise ModelError(f"{MANIFEST}: output.unsure_below must be a score from 0 to 1, such as 0.3")
+    preprocess = _parse_preprocess(input_data.get("preprocess", {}))
+    subject = data.get("subject", "drawings" if preprocess.crop_to_content or preprocess.ink else "photos")
+    if subject not in SUBJECTS:
+        raise ModelError(f"{MANIFEST}: subject {subject!r} must be one of {', '.join(SUBJECTS)}")
+    text = {key: data.get(key, "") for key in ("title", "about", "licence")}
+    for key, value in text.items():
+        if not isinstance(value, str) or len(value) > 200:
+            raise ModelError(f"{MANIFEST}: {key} must be text of at most 200 characters")
     variants, known = {}, roles()
     for role, v in _require(data, "variants", dict, MANIFEST).items():
         if role not in known:
@@ -203,12 +227,16 @@ def parse_manifest(folder: Path) -> ModelSpec:
         name=folder.name,
         task=task,
         labels=tuple(labels),
-        preprocess=_parse_preprocess(input_data.get("preprocess", {})),
+        preprocess=preprocess,
         variants=variants,
         inputs=(input_spec,),
         source="manifest",
         metrics=data.get("metrics", {}),
         activation=activation,
+        subject=subject,
+        unsure_below=float(unsure_below),
+        origin=data.get("source"),
+        **text,
     )
 
 

@@ -55,6 +55,7 @@ class ModelEntry:
             out.update(engine.status())
         if spec is not None:
             out.update({
+                **spec.describe(),
                 "source": spec.source,
                 "input": spec.inputs[0].to_json() if spec.inputs else None,
                 "preprocess": spec.preprocess.to_json(),

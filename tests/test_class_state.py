@@ -114,7 +114,7 @@ def test_the_activity_can_change_and_each_keeps_its_own_state():
     room.set_activity(activities.get("what-is-this"))
     assert room.question_for(s) is None  # nothing to ask: the pupil photographs things
     assert "level" not in room.student_figures(s)
-    with pytest.raises(BadInput, match="picture model"):  # no hub models here: nothing to photograph with
+    with pytest.raises(BadInput, match="models for photos: none is ready"):  # no hub models here
         room.answer(s, {"model": "none"}, None, _NoModels())
     room.set_activity(activities.get("times-tables"))
     room.question_for(s)

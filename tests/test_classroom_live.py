@@ -9,6 +9,7 @@ import re
 import threading
 import time
 
+import numpy as np
 import pytest
 import socketio
 
@@ -183,12 +184,17 @@ def test_a_class_in_process_answers_and_the_teacher_hears_each_answer(app):
     switched = http.post("/api/classes/current/activity", json={"activity": "what-is-this"})
     assert switched.status_code == 200 and switched.get_json()["activity"]["name"] == "what-is-this"
     (described,) = received(tablet, "activity", "/class")
-    assert described["name"] == "what-is-this" and described["models"] == ["digits"]
-    photo = call(tablet, "answer", {"model": "digits", "image": png(render(5, pen=18))})
-    assert photo["correct"] is None and photo["result"]["predictions"][0]["label"] == "5"
+    # only models for photos are offered: never digits, which reads drawn digits
+    assert described["name"] == "what-is-this" and [m["name"] for m in described["models"]] == ["imagenet"]
+    assert described["models"][0]["title"] == "Everyday things"
+    blank = call(tablet, "answer", {"model": "imagenet", "image": png(np.full((120, 160), 255, np.uint8))})
+    assert blank["correct"] is None and blank["result"]["sure"] is False  # a blank page is nothing it knows
+    assert len(blank["result"]["predictions"]) == 3 and blank["result"]["unsure_below"] == 0.3
     (seen,) = received(dashboard, "answer", "/teacher")
-    assert (seen["question"], seen["given"], seen["mode"]) == ("a photo", "5", "photo")
-    assert call(tablet, "answer", {"model": "spoken-digits", "image": png(render(5))})["code"] == "bad_input"
+    best = blank["result"]["predictions"][0]["name"]
+    assert (seen["question"], seen["given"], seen["mode"]) == ("a photo", f"not sure (maybe {best})", "photo")
+    for model in ("digits", "spoken-digits"):
+        assert call(tablet, "answer", {"model": model, "image": png(render(5))})["code"] == "bad_input"
     assert http.post("/api/classes/current/activity", json={"activity": "karaoke"}).status_code == 400
     activities = {a["name"]: a for a in app.http.get("/api/activities").get_json()}
     assert activities["what-is-this"]["current"] and not activities["times-tables"]["current"]
@@ -204,7 +210,7 @@ def test_an_activity_that_cannot_run_here_cannot_be_chosen(in_process, tmp_path)
     app = in_process(models)
     http, dashboard = app.teacher()
     listed = {a["name"]: a for a in http.get("/api/activities").get_json()}
-    assert listed["what-is-this"]["unavailable"] == "no picture model is ready"
+    assert listed["what-is-this"]["unavailable"] == "no model for photos is ready"
     refused = http.post("/api/classes", json={"activity": "what-is-this"})
     assert refused.status_code == 409 and refused.get_json()["code"] == "activity_unavailable"
     assert http.post("/api/classes").status_code == 201  # times tables: speaking and typing work
@@ -465,3 +471,18 @@ def test_dashboard_hears_when_the_edge_tpu_fails_and_comes_back(tmp_path, start_
     stats = wait_for(lambda: [e for e in dashboard.of("stats") if e[1]["models"][0]["fallbacks"]])[0][1]
     assert stats["models"][0]["fallbacks"] == 1
     dashboard.client.disconnect()
+
+
+def test_what_is_this_never_offers_a_model_for_drawings(in_process, tmp_path):
+    """digits is a picture classifier too, but it reads drawn digits (its manifest's preprocessing
+    crops to the strokes): "What is this?" cannot run on it alone."""
+    models = tmp_path / "models"
+    models.mkdir()
+    copy_model(BUNDLED / "digits", models)
+    app = in_process(models)
+    (digits,) = app.http.get("/api/models").get_json()
+    assert (digits["name"], digits["status"], digits["subject"]) == ("digits", "ready", "drawings")
+    http, _ = app.teacher()
+    listed = {a["name"]: a for a in http.get("/api/activities").get_json()}
+    assert listed["what-is-this"]["unavailable"] == "no model for photos is ready"
+    assert http.post("/api/classes", json={"activity": "what-is-this"}).get_json()["code"] == "activity_unavailable"
