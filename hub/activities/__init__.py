@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..errors import BadInput
 from ..plugins import Registry
 from .base import Activity, ActivityContext, Checked
+from .move_like_me import MoveLikeMe
 from .times_tables import TimesTables
 from .what_is_this import WhatIsThis
 
@@ -16,7 +17,7 @@ DEFAULT = "times-tables"
 register = ACTIVITIES.register
 get = ACTIVITIES.require
 
-for _activity in (TimesTables(), WhatIsThis()):
+for _activity in (TimesTables(), WhatIsThis(), MoveLikeMe()):
     register(_activity)
 
 

@@ -63,6 +63,15 @@ class Activity:
         """"" when it can run on this hub now, else why not (the teacher cannot choose it then)."""
         return ""
 
+    def lead_choices(self) -> list[dict]:
+        """What the teacher can lead with: [{"value", "title"}] for the dashboard; [] for nothing."""
+        return []
+
+    def lead(self, data: Any) -> dict | None:
+        """What the teacher asks of the whole class at once ("everyone: star!"), checked: what the
+        tablets and the kiosk show, or None to stop leading. Most activities have nothing to lead."""
+        raise BadInput(f"{self.title} has nothing to lead")
+
     def new_state(self) -> dict:
         """A pupil's own state in this activity (kept with the class)."""
         return {}

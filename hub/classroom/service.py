@@ -48,11 +48,15 @@ class ClassroomService:
         """Every activity, with why it cannot run now (for the teacher's menu)."""
         current = self.classes.current
         return [{"name": a.name, "title": a.title, "summary": a.summary, "unavailable": a.available(self.context)
-                 or None, "current": bool(current and current.activity is a)}
+                 or None, "current": bool(current and current.activity is a), "lead_choices": a.lead_choices()}
                 for a in activities.ACTIVITIES.values()]
 
-    def describe(self, activity: Activity) -> dict:
-        return activity.describe(self.context)
+    def describe(self, activity: Activity, room: Classroom | None = None) -> dict:
+        """What a tablet draws: the activity as it describes itself, and the teacher's lead in it."""
+        described = activity.describe(self.context)
+        if room is not None and room.activity is activity and room.lead is not None:
+            described["lead"] = room.lead
+        return described
 
     # --- what the teacher does -------------------------------------------------------------------
 
@@ -74,7 +78,14 @@ class ClassroomService:
         room = self.classes.require()
         activity = self._choose(activity_name)
         room.set_activity(activity)
-        self.bus.publish("activity", {**room.snapshot(), "described": self.describe(activity)})
+        self.bus.publish("activity", {**room.snapshot(), "described": self.describe(activity, room)})
+        return room
+
+    def lead(self, data: Any) -> Classroom:
+        """The teacher asks the whole class for one thing (a pose); every tablet and the kiosk show it."""
+        room = self.classes.require()
+        room.set_lead(room.activity.lead(data))
+        self.bus.publish("activity", {**room.snapshot(), "described": self.describe(room.activity, room)})
         return room
 
     def set_paused(self, paused: bool) -> Classroom:

@@ -132,6 +132,7 @@ class Classroom:
         self.started_at = started_at or time.time()
         self.paused = False
         self.activity = activity or activities.get(activities.DEFAULT)
+        self.lead: dict | None = None  # what the teacher asks of everyone now (Activity.lead)
         self.students: dict[str, Student] = {}
         self.lock = threading.RLock()
 
@@ -229,7 +230,14 @@ class Classroom:
     def set_activity(self, activity: Activity) -> None:
         with self.lock:
             self.activity = activity
+            self.lead = None  # a lead belongs to the activity it was given in
             self.store.set_class(activity=activity.name)
+
+    def set_lead(self, lead: dict | None) -> None:
+        """What the teacher asks of everyone now (kept in memory only: after a restart each pupil
+        chooses again until the teacher leads again)."""
+        with self.lock:
+            self.lead = lead
 
     def set_paused(self, paused: bool) -> None:
         with self.lock:
@@ -293,7 +301,7 @@ class Classroom:
         return {"code": self.code, "paused": self.paused, "tablets": connected, "seats": seats,
                 "max_students": self.max_students, "answers": len(answers),
                 "accuracy": round(right / len(judged), 3) if judged else None,
-                "activity": {"name": self.activity.name, "title": self.activity.title}}
+                "activity": {"name": self.activity.name, "title": self.activity.title}, "lead": self.lead}
 
     def snapshot(self, feed: int = 50) -> dict:
         """The class for the dashboard: figures, every pupil, and the newest `feed` answers (a

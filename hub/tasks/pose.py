@@ -50,9 +50,13 @@ class Keypoint:
 @dataclass(frozen=True)
 class Pose(Result):
     keypoints: list[Keypoint]
+    size: tuple[int, int] | None = None  # the picture's (width, height) as decoded: angles need its shape
 
     def to_json(self) -> dict:
-        return {"keypoints": [k.to_json() for k in self.keypoints]}
+        out: dict = {"keypoints": [k.to_json() for k in self.keypoints]}
+        if self.size:
+            out["picture"] = {"width": self.size[0], "height": self.size[1]}
+        return out
 
 
 class PoseEstimation(Task):
@@ -84,8 +88,9 @@ class PoseEstimation(Task):
         size = image_size(spec.inputs[0])
         with decoded(media.data, size, limits.max_image_pixels, budget) as picture:
             boxed, box = letterbox(picture, size)
+            height, width = picture.shape[:2]
         tensor = quantize(to_color(boxed, spec.preprocess.color), spec.inputs[0], spec.preprocess.value_range)
-        return Prepared([tensor], {"letterbox": box})
+        return Prepared([tensor], {"letterbox": box, "picture_size": (width, height)})
 
     def decode(self, outputs: list[np.ndarray], spec: "ModelSpec", options: dict) -> Pose:
         out = spec.outputs[0]
@@ -100,4 +105,4 @@ class PoseEstimation(Task):
                 x, y = box.to_picture(x, y)
             # a keypoint guessed in the padding is at the picture's edge, not outside it
             keypoints.append(Keypoint(name, min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0), score))
-        return Pose(keypoints)
+        return Pose(keypoints, options.get("picture_size"))

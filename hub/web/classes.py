@@ -125,6 +125,14 @@ def set_activity():
     return jsonify(room.snapshot())
 
 
+@bp.post("/classes/current/lead")
+@teacher_only
+def lead():
+    """Ask the whole class for one thing: {"pose": "star"} in Move like me; {"pose": null} stops."""
+    room = classroom().lead(request.get_json(silent=True))
+    return jsonify(room.snapshot())
+
+
 @bp.get("/classes/current")
 @teacher_only
 def current():

@@ -100,7 +100,7 @@ class ClassNamespace(Namespace):
     def _seated(self, room, student, token: str) -> dict:
         join_room(CLASS_ROOM)
         return {"ok": True, "student_id": student.id, "nickname": student.nickname, "token": token,
-                "paused": room.paused, "activity": self.classroom.describe(room.activity),
+                "paused": room.paused, "activity": self.classroom.describe(room.activity, room),
                 "question": room.question_for(student)}
 
     @replies
