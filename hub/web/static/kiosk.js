@@ -22,6 +22,7 @@ async function refresh() {
       $("answers").textContent = c.answers;
       $("accuracy").textContent = c.accuracy == null ? "—" : `${Math.round(c.accuracy * 100)}%`;
       $("paused").classList.toggle("hidden", !c.paused);
+      showLead(c.lead);
     }
     const models = await (await fetch("/api/models", { cache: "no-store" })).json();
     const ready = models.filter((m) => m.status === "ready");
@@ -31,5 +32,18 @@ async function refresh() {
     $("status").textContent = "The hub is not answering…";
   }
 }
+// the teacher leading the class ("everyone: star!"): the pose, big, for the whole room
+let shownLead = null;
+function showLead(lead) {
+  $("lead").classList.toggle("hidden", !lead);
+  if (!lead || (shownLead && shownLead.pose === lead.pose)) { shownLead = lead; return; }
+  shownLead = lead;
+  $("lead-title").textContent = `Everyone: ${lead.title}!`;
+  $("lead-how").textContent = lead.how || "";
+  const points = Object.fromEntries((lead.figure || []).map((p) => [p.name, [p.x, p.y]]));
+  Figure.draw($("lead-figure"), points, lead.skeleton || [], { color: "#ffcc00", width: 7 });
+  $("lead-figure").setAttribute("aria-label", `The pose: ${lead.title}`);
+}
+
 refresh();
 setInterval(refresh, 2000);

@@ -4,7 +4,7 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 const socket = io("/class", { transports: ["websocket", "polling"] });
-const SCREENS = ["times-tables", "what-is-this"];  // the activities this page can draw
+const SCREENS = ["times-tables", "what-is-this", "move-like-me"];  // the activities this page can draw
 let activity = null;
 let question = null;
 let mode = "handwriting";
@@ -83,13 +83,18 @@ function startActivity(described, q) {
   } else if (described.name === "what-is-this") {
     const select = $("photo-model");
     select.innerHTML = "";
-    for (const name of described.models) {
+    for (const m of described.models) {
       const option = document.createElement("option");
-      option.value = option.textContent = name;
+      option.value = m.name; option.textContent = m.about ? `${m.title}: ${m.about}` : m.title;
       select.appendChild(option);
     }
+    $("photo-model-row").classList.toggle("hidden", described.models.length < 2);  // nothing to choose
     $("photo-result").innerHTML = "";
+    $("photo-verdict").textContent = "";
+  } else if (described.name === "move-like-me") {
+    startPoses(described);
   }
+  closeCameras();
 }
 socket.on("activity", (described) => startActivity(described, null));
 
@@ -249,19 +254,121 @@ function tab(name) {
 }
 for (const m of ["handwriting", "speech", "typed"]) $("tab-" + m).addEventListener("click", () => tab(m));
 
+// --- photos: from the camera or the photo library (any address), or live (the secure address) -----
+const LONGEST = 640;  // the hub's models take 192-224 px: a smaller photo is faster over the Wi-Fi
+async function shrink(source) {  // a File or a video frame -> {bitmap, jpeg ArrayBuffer}; nothing is stored
+  const bitmap = await createImageBitmap(source);
+  const scale = Math.min(1, LONGEST / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(bitmap.width * scale); canvas.height = Math.round(bitmap.height * scale);
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
+  return { bitmap: canvas, jpeg: await blob.arrayBuffer(), blob };
+}
+
+const cameras = {};  // prefix -> its MediaStream while open
+function closeCameras() {
+  for (const prefix of Object.keys(cameras)) {
+    cameras[prefix].getTracks().forEach((t) => t.stop());
+    delete cameras[prefix];
+    $(prefix + "-camera").classList.add("hidden");
+  }
+}
+function cameraControls(prefix, onPhoto) {
+  const live = !!(navigator.mediaDevices && window.isSecureContext);  // plain http: the file input's camera only
+  $(prefix + "-live").classList.toggle("hidden", !live);
+  $(prefix + "-file").addEventListener("change", async () => {
+    const file = $(prefix + "-file").files[0];
+    $(prefix + "-file").value = "";
+    if (file) onPhoto(await shrink(file));
+  });
+  $(prefix + "-live").addEventListener("click", async () => {
+    try {
+      cameras[prefix] = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+      $(prefix + "-video").srcObject = cameras[prefix];
+      $(prefix + "-camera").classList.remove("hidden");
+    } catch (e) { $("play-error").textContent = "The camera did not start: use the photo button instead."; }
+  });
+  $(prefix + "-snap").addEventListener("click", async () => {
+    const video = $(prefix + "-video");
+    if (!video.videoWidth) return;
+    onPhoto(await shrink(video));
+  });
+  $(prefix + "-stop").addEventListener("click", closeCameras);
+}
+
 // --- what is this? -------------------------------------------------------------------------------
-$("photo-file").addEventListener("change", async () => {
-  const file = $("photo-file").files[0];
-  if (!file) return;
+let preview = null;
+cameraControls("photo", async (photo) => {
+  if (preview) URL.revokeObjectURL(preview);
+  preview = URL.createObjectURL(photo.blob);  // only in this page's memory
+  $("photo-preview").src = preview;
+  $("photo-preview").classList.remove("hidden");
   const list = $("photo-result");
-  list.innerHTML = "<li>…</li>";
-  const reply = await ask("answer", { model: $("photo-model").value, image: await file.arrayBuffer() });
   list.innerHTML = "";
-  if (reply.error) { $("play-error").textContent = reply.error; return; }
+  $("photo-verdict").className = "feedback";
+  $("photo-verdict").textContent = "Looking…";
+  const reply = await ask("answer", { model: $("photo-model").value, image: photo.jpeg });
+  if (reply.error) { $("photo-verdict").textContent = ""; $("play-error").textContent = reply.error; return; }
   $("play-error").textContent = "";
+  const [best] = reply.result.predictions;
+  $("photo-verdict").textContent = !best ? "I don't know this one." : reply.result.sure ? `I think it is: ${best.name}` : "I'm not sure. Maybe…";
   for (const p of reply.result.predictions) {
     const li = document.createElement("li");
-    li.textContent = `${p.name || p.label} (${Math.round(p.score * 100)}%)`;
+    li.textContent = `${p.name} (${Math.round(p.score * 100)}%)`;
     list.appendChild(li);
   }
+});
+
+// --- move like me ------------------------------------------------------------------------------
+let poses = { list: [], bones: [], lead: null };
+function startPoses(described) {
+  poses = { list: described.poses, bones: described.skeleton, lead: described.lead || null };
+  const select = $("pose-choice");
+  const chosen = poses.lead ? poses.lead.pose : select.value;
+  select.innerHTML = "";
+  for (const p of poses.list) {
+    const option = document.createElement("option");
+    option.value = p.name; option.textContent = p.title;
+    select.appendChild(option);
+  }
+  if (chosen && poses.list.some((p) => p.name === chosen)) select.value = chosen;
+  $("pose-lead").textContent = poses.lead ? `Everyone: ${poses.lead.title}!` : "";
+  $("pose-lead").classList.toggle("hidden", !poses.lead);
+  showPose();
+}
+function showPose() {
+  const pose = poses.list.find((p) => p.name === $("pose-choice").value);
+  if (!pose) return;
+  const points = Object.fromEntries(pose.figure.map((p) => [p.name, [p.x, p.y]]));
+  Figure.draw($("pose-figure"), points, poses.bones, { width: 6 });
+  $("pose-figure").setAttribute("aria-label", `The pose to copy: ${pose.title}`);
+  $("pose-how").textContent = pose.how;
+  $("pose-verdict").textContent = "";
+  $("pose-advice").innerHTML = "";
+  $("pose-photo").classList.add("hidden");
+}
+$("pose-choice").addEventListener("change", showPose);
+cameraControls("pose", async (photo) => {
+  $("pose-verdict").className = "feedback";
+  $("pose-verdict").textContent = "Looking…";
+  $("pose-advice").innerHTML = "";
+  const pose = $("pose-choice").value;
+  const reply = await ask("answer", { pose, image: photo.jpeg });
+  if (reply.error) { $("pose-verdict").textContent = ""; $("play-error").textContent = reply.error; return; }
+  $("play-error").textContent = "";
+  const canvas = $("pose-photo");
+  Figure.photo(canvas, photo.bitmap);
+  Figure.draw(canvas, reply.result.keypoints, poses.bones, { clear: false, color: "#ffcc00", width: 5 });
+  canvas.classList.remove("hidden");
+  const verdict = reply.result.verdict;
+  const title = (poses.list.find((p) => p.name === pose) || {}).title || pose;
+  $("pose-verdict").textContent = verdict.matched ? `✓ Well done: ${title}!` : "Nearly! Try this:";
+  $("pose-verdict").className = "feedback " + (verdict.matched ? "ok" : "bad");
+  for (const advice of verdict.advice) {
+    const li = document.createElement("li");
+    li.textContent = advice;
+    $("pose-advice").appendChild(li);
+  }
+  $("pose-managed").textContent = reply.managed && reply.managed.length ? `You have done: ${reply.managed.join(", ")}` : "";
 });

@@ -74,7 +74,21 @@ function renderActivities(list) {
 function noteActivity() {
   const a = activities.find((x) => x.name === $("activity").value);
   $("activity-note").textContent = a ? a.summary + (a.unavailable ? ` (${a.unavailable})` : "") : "";
+  const choices = (a && a.lead_choices) || [];
+  const select = $("lead-choice");
+  if (select.dataset.activity !== (a && a.name)) {
+    select.dataset.activity = a ? a.name : "";
+    select.innerHTML = "";
+    for (const c of choices) {
+      const option = document.createElement("option");
+      option.value = c.value; option.textContent = c.title;
+      select.appendChild(option);
+    }
+  }
+  $("lead-row").classList.toggle("hidden", !choices.length || $("code").textContent === "—");
 }
+$("lead-start").addEventListener("click", () => control("POST", "/api/classes/current/lead", { pose: $("lead-choice").value }));
+$("lead-stop").addEventListener("click", () => control("POST", "/api/classes/current/lead", { pose: null }));
 $("activity").addEventListener("change", async () => {
   noteActivity();
   if ($("code").textContent !== "—") await control("POST", "/api/classes/current/activity", { activity: $("activity").value });
@@ -84,6 +98,8 @@ function renderClass(c) {
   const running = !!(c && c.code);
   if (running && c.activity) $("activity").value = c.activity.name;
   $("code").textContent = running ? c.code : "—";
+  $("lead-now").textContent = running && c.lead ? `Now: everyone ${c.lead.title}` : "";
+  noteActivity();
   $("state").textContent = running ? `${c.paused ? "paused" : "running"} · ${c.seats ?? 0} of ${c.max_students} seats` : "no class running";
   $("start").classList.toggle("hidden", running);
   for (const id of ["pause", "end", "export"]) $(id).classList.toggle("hidden", !running);
@@ -109,7 +125,7 @@ function renderStudents() {
     cell(tr, s.answers);
     cell(tr, s.accuracy == null ? "—" : `${Math.round(s.accuracy * 100)}%`);
     cell(tr, s.median_response_ms == null ? "—" : `${(s.median_response_ms / 1000).toFixed(1)} s`);
-    cell(tr, s.level ?? "—");
+    cell(tr, s.level != null ? `Level ${s.level}` : s.managed ? (s.managed.join(", ") || "—") : "—");
     const actions = cell(tr, "");
     const button = (text, path, confirmText) => {
       const b = document.createElement("button"); b.className = "secondary"; b.textContent = text;
@@ -135,6 +151,7 @@ function addFeedText(text, at) {
 }
 function addFeed(a) {
   if (a.correct === null) { addFeedText(`${a.nickname}: ${a.question} → ${a.given} (${a.mode})`, a.at); return; }
+  if (a.expected === null) { addFeedText(`${a.nickname}: ${a.question}: ${a.given} ${a.correct ? "✓" : "✗"} (${a.mode})`, a.at); return; }
   addFeedText(`${a.nickname}: ${a.question} = ${a.given} ${a.correct ? "✓" : "✗ (" + a.expected + ")"} in ${(a.response_ms / 1000).toFixed(1)} s, ${a.mode}`, a.at);
 }
 
