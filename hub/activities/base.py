@@ -46,6 +46,14 @@ class ActivityContext:
                 if tasks.TASKS.get(spec.task) and tasks.TASKS[spec.task].classifier
                 and media in tasks.TASKS[spec.task].media]
 
+    def models_giving(self, result: type, media: type) -> list:
+        """Ready models whose task gives this kind of result (Pose, ...) from this kind of media."""
+        from .. import tasks
+
+        return [spec for spec in self.ready_models()
+                if tasks.TASKS.get(spec.task) and tasks.TASKS[spec.task].gives is result
+                and media in tasks.TASKS[spec.task].media]
+
     def predict(self, model: str, media: "Media", options: dict, api: str = "socketio") -> "Prediction":
         return self._hub.predict(model, media, options, api=api)
 

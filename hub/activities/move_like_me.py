@@ -1,7 +1,7 @@
 """Move like me: a PE activity. The tablet shows a pose to copy, a partner photographs it, and the
 hub checks it by joint angles (pose_check.py) and says what to change.
 
-The pose model is found by its task (`pose-estimation`), never by name. The photo goes through
+The pose model is found by what its task gives (a `Pose`), never by a model's or task's name. The photo goes through
 the model and is dropped: the class keeps which pose was tried and whether it was managed. The
 teacher can lead the whole class ("everyone: star!"): the tablets and the kiosk show the led pose.
 """
@@ -11,14 +11,14 @@ from typing import Any
 
 from ..errors import BadInput
 from ..tasks import Picture
+from ..tasks.pose import Pose
 from .base import Activity, ActivityContext, Checked
 from .pose_check import POSES, SKELETON, check_pose
 
-TASK = "pose-estimation"
-
 
 def pose_models(ctx: ActivityContext) -> list[str]:
-    return sorted(s.name for s in ctx.ready_models() if s.task == TASK and s.subject == "photos")
+    """Ready models finding a body's keypoints in a photo, found by what their task gives."""
+    return sorted(s.name for s in ctx.models_giving(Pose, Picture) if s.subject == "photos")
 
 
 def pose_name(data: Any, key: str = "pose") -> str:

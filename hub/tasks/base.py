@@ -73,6 +73,7 @@ class Task:
     name = ""  # what a manifest says as `task`
     media: tuple[type, ...] = ()  # what it takes from a tablet: (Picture,), (Sound,), or () (tensors only)
     classifier = False  # answers POST /api/models/NAME/classify and Socket.IO `classify`
+    gives: type | None = None  # the Result subclass `decode` returns: how activities find their models
 
     def finish_spec(self, spec: "ModelSpec") -> "ModelSpec":
         """Once, at load: fill in what the folder may leave out, and refuse (ModelError) a model

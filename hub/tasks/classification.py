@@ -99,6 +99,7 @@ def parse_top_k(raw: object, limit: int, default: int = 3) -> int:
 
 class Classification(Task):
     classifier = True
+    gives = Classes
 
     def finish_spec(self, spec: "ModelSpec") -> "ModelSpec":
         """Labels numbered where a drop-in has none (or too few, as Coral's files may); a manifest's

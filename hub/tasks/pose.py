@@ -62,6 +62,7 @@ class Pose(Result):
 class PoseEstimation(Task):
     name = "pose-estimation"
     media = (Picture,)
+    gives = Pose
 
     def finish_spec(self, spec: "ModelSpec") -> "ModelSpec":
         """A single-pose model (one [1, H, W, 3] picture in, [1, 1, 17, 3] out); labels, when the
