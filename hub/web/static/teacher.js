@@ -100,6 +100,7 @@ function renderClass(c) {
   $("code").textContent = running ? c.code : "—";
   $("lead-now").textContent = running && c.lead ? `Now: everyone ${c.lead.title}` : "";
   noteActivity();
+  if (running && c.lead) $("lead-choice").value = c.lead.pose;
   $("state").textContent = running ? `${c.paused ? "paused" : "running"} · ${c.seats ?? 0} of ${c.max_students} seats` : "no class running";
   $("start").classList.toggle("hidden", running);
   for (const id of ["pause", "end", "export"]) $(id).classList.toggle("hidden", !running);
