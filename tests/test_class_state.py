@@ -256,3 +256,18 @@ def test_the_export_never_hands_a_spreadsheet_a_formula(typed):
     assert answer.given == typed.strip()[:8]  # kept as typed
     (row,) = list(csv.DictReader(io.StringIO(room.csv())))
     assert row["given"] == "'" + typed.strip()[:8]  # a spreadsheet shows it as text
+
+
+def test_what_the_teacher_leads_survives_a_restart_until_the_activity_changes(tmp_path):
+    from hub.classroom.store import FILE_NAME, Store
+
+    db = tmp_path / FILE_NAME
+    before = ClassRegistry(30, UNLIMITED, Store(db))
+    room = before.start(activities.get("move-like-me"))
+    room.set_lead(activities.get("move-like-me").lead({"pose": "star"}))
+    back = ClassRegistry(30, UNLIMITED, Store(db)).restore()  # after kill -9
+    assert back.lead["pose"] == "star" and back.figures()["lead"]["title"] == "Star"
+    back.set_activity(activities.get("times-tables"))  # switching ends the lead, for good
+    assert back.lead is None
+    back.set_activity(activities.get("move-like-me"))
+    assert ClassRegistry(30, UNLIMITED, Store(db)).restore().lead is None

@@ -36,6 +36,7 @@ NICKNAME = re.compile(r"^[\w][\w .'-]{0,19}$", re.UNICODE)
 CSV_COLUMNS = ["nickname", "activity", "question", "expected", "given", "correct", "response_ms", "mode", "time",
                "removed"]
 ANSWER_ID = re.compile(r"^[\w-]{1,64}$")
+LEAD = "lead"  # the meta key keeping what the teacher leads (Classroom.set_lead)
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet run a cell (OWASP CSV injection)
@@ -230,14 +231,17 @@ class Classroom:
     def set_activity(self, activity: Activity) -> None:
         with self.lock:
             self.activity = activity
-            self.lead = None  # a lead belongs to the activity it was given in
             self.store.set_class(activity=activity.name)
+            if self.lead is not None:  # a lead belongs to the activity it was given in
+                self.set_lead(None)
 
     def set_lead(self, lead: dict | None) -> None:
-        """What the teacher asks of everyone now (kept in memory only: after a restart each pupil
-        chooses again until the teacher leads again)."""
+        """What the teacher asks of everyone now; kept with the class's code and activity, so a hub
+        that restarts leads the same pose (nothing about a pupil is in it)."""
         with self.lock:
             self.lead = lead
+            self.store.set_meta(LEAD, {"code": self.code, "activity": self.activity.name, "lead": lead}
+                                if lead is not None else None)
 
     def set_paused(self, paused: bool) -> None:
         with self.lock:
@@ -357,6 +361,9 @@ class ClassRegistry:
             activity = activities.get(activities.DEFAULT)
         room = Classroom(self.max_students, activity, self.limits, self.store, row["code"], row["started_at"])
         room.paused = bool(row["paused"])
+        led = self.store.meta(LEAD)
+        if isinstance(led, dict) and (led.get("code"), led.get("activity")) == (room.code, activity.name):
+            room.lead = led.get("lead")
         for r in students:
             student = Student(r["id"], r["nickname"], r["joined_at"], None, False, r["token_hash"], bool(r["removed"]),
                               bool(r["let_back"]), states=json.loads(r["states"]),
@@ -394,5 +401,7 @@ class ClassRegistry:
         with self._lock:
             ended = self.require()
             self.current = None
+            if ended.lead is not None:
+                self.store.set_meta(LEAD, None)
             self.store.erase_class()
             return ended
