@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Serving benchmark: raw interpreter invoke against the hub end to end, on 127.0.0.1 only.
 
-Measures, for the digits model and (when ../shared is present) Coral's mobilenet:
-  - latency p50/p99: raw invoke in process, REST classify, /v2 infer (sequential, keep-alive)
-  - the hub's overhead: REST classify p50 minus (raw preprocess + raw invoke) p50
+The hub serves a copy of every bundled model folder (models/ as shipped). Measures, for digits
+(a drawn 7), imagenet (Coral's cat.bmp) and movenet (grace_hopper.bmp; both pictures from
+../shared/coral, and skipped, saying so, when it is absent):
+  - latency p50/p99: raw invoke and raw preprocess in process (the same model file on the real
+    interpreter; the task's own `prepare` on the same picture), REST (classify, or predict for
+    movenet) and /v2 infer (sequential, keep-alive), and the hub's own timing_ms from REST answers
+  - the hub's overhead: REST p50 minus (raw preprocess + raw invoke) p50, and the ratio of the
+    two against issue 14's target (at most 1.3x for imagenet and movenet)
   - throughput with 1, 8 and 32 concurrent clients, against the raw interpreter with the
     hub's number of workers
-  - hub RSS (all processes) and time from start to ready
+  - hub RSS (master + worker) with every bundled model loaded, right after ready and after the
+    load, and the time from start to ready
 Prints JSON (also written to bench/results/serve.json) and a table. Never asserted in tests.
 
     python bench/serve.py [--seconds 4] [--requests 400]
@@ -27,6 +33,7 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import requests
 
@@ -34,13 +41,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import publish  # noqa: E402
-from hub.adapters.image import preprocess  # noqa: E402
+from hub import tasks  # noqa: E402
+from hub.adapters.budget import UNLIMITED  # noqa: E402
+from hub.config import LimitsConfig  # noqa: E402
 from hub.loader import load_model  # noqa: E402
 from hub.runtime.litert import select_runtime  # noqa: E402
 from tests.conftest import HubProcess  # noqa: E402
 from tests.drawing import png, render  # noqa: E402
 
 CORAL = ROOT.parent / "shared" / "coral"
+BUNDLED = ROOT / "models"
+# The bundled models that need a picture from ../shared/coral, and issue 14's target for them:
+# REST p50 at most 1.3x (preprocess + raw invoke) p50 of the same picture, measured in the same run.
+PICTURES = {"imagenet": "cat.bmp", "movenet": "grace_hopper.bmp"}
+RATIO_TARGET = 1.3
+PHOTO_PAGE_LONGEST = 640  # student.js LONGEST: the photo page shrinks a photo to this before sending it
+LIMITS = LimitsConfig()  # the hub's defaults, as bench's hub config leaves [limits] alone
 
 
 def percentiles(samples_ms: list[float]) -> dict:
@@ -70,8 +86,16 @@ class Model:
     def __init__(self, name: str, folder: Path, image: bytes, content_type: str) -> None:
         loaded = load_model(folder, 60)
         self.name, self.spec, self.content = name, loaded.spec, loaded.content["cpu"]
+        self.task = tasks.get(self.spec.task)
+        self.route = "classify" if self.task.classifier else "predict"  # pose answers /predict only
         self.image, self.content_type = image, content_type
-        self.tensor = preprocess(image, self.spec.inputs[0], self.spec.preprocess, 10**9)
+        self.tensor = self.prepare()
+
+    def prepare(self) -> np.ndarray:
+        """The hub's own preprocessing of the picture, as its predict path runs it: the task's
+        `prepare` (for a classifier hub.adapters.image.preprocess; for pose decode + letterbox)."""
+        prepared = tasks.Prepared.of(self.task.prepare(tasks.Picture(self.image), self.spec, LIMITS, UNLIMITED))
+        return prepared.inputs[0]
 
     def interpreter(self):
         it = select_runtime().Interpreter(model_content=self.content, num_threads=1)
@@ -84,7 +108,7 @@ class Model:
         inv, pre = [], []
         for _ in range(n):
             t0 = time.perf_counter()
-            x = preprocess(self.image, self.spec.inputs[0], self.spec.preprocess, 10**9)
+            x = self.prepare()
             t1 = time.perf_counter()
             it.set_tensor(idx, x)
             it.invoke()
@@ -101,25 +125,50 @@ class Model:
 
 
 def http_latency(port: int, path: str, body: bytes, content_type: str, n: int) -> dict:
-    """Sequential requests on one keep-alive connection; http.client adds little of its own."""
+    """Sequential requests on one keep-alive connection; http.client adds little of its own.
+    Where the answer carries the hub's own timing_ms (REST), its medians say where the time went
+    inside the hub; the rest of the client's time is HTTP, Flask and the client."""
     conn = http.client.HTTPConnection("127.0.0.1", port)
     headers = {"Content-Type": content_type}
 
-    def send() -> None:
+    def send() -> bytes:
         conn.request("POST", path, body=body, headers=headers)
         response = conn.getresponse()
         data = response.read()
         assert response.status == 200, data
+        return data
 
     for _ in range(20):
         send()
-    samples = []
+    samples, answers = [], []
     for _ in range(n):
         t0 = time.perf_counter()
-        send()
+        answers.append(send())
         samples.append((time.perf_counter() - t0) * 1000)
     conn.close()
-    return percentiles(samples)
+    result = percentiles(samples)
+    timings = [t for t in (json.loads(a).get("timing_ms") for a in answers) if t]
+    if timings:
+        result["hub_timing_p50"] = {k: round(float(np.median([t[k] for t in timings])), 3) for k in timings[0]}
+    return result
+
+
+def rest_ratio(name: str, rest: dict, raw: dict, pre: dict) -> dict:
+    """REST p50 / (preprocess + raw invoke) p50, against issue 14's target where it applies."""
+    ratio = rest["p50"] / (pre["p50"] + raw["p50"])
+    target = RATIO_TARGET if name in PICTURES else None
+    return {"value": round(ratio, 3), "target": target, "met": None if target is None else ratio <= target}
+
+
+def as_photo_page_sends(picture: bytes) -> bytes:
+    """The picture as the photo page (student.js `shrink`) sends it: at most 640 px on its
+    longest side, JPEG at 85%. A tablet's photo is that, not a 0.5-0.9 MB BMP."""
+    image = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR)
+    scale = min(1.0, PHOTO_PAGE_LONGEST / max(image.shape[:2]))
+    if scale < 1.0:
+        image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                           interpolation=cv2.INTER_AREA)
+    return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
 
 
 def _client_process(args) -> tuple[int, int]:
@@ -179,16 +228,44 @@ def raw_throughput(model: Model, workers: int, seconds: float) -> float:
     return round(sum(counts) / seconds, 1)
 
 
+def ratio_cell(ratio: dict) -> str:
+    if ratio["target"] is None:
+        return f"{ratio['value']:.2f}x"
+    return f"{ratio['value']:.2f}x {'met' if ratio['met'] else 'NOT met'}"
+
+
 def table(report: dict, hub_workers: int) -> str:
-    rows = [f"ready in {report['ready_s']} s; RSS after load: worker {report['rss_mb_after_load']['worker']} MB, "
-            f"all processes {report['rss_mb_after_load']['all']} MB",
-            f"{'model':10} {'raw invoke':>11} {'preprocess':>11} {'REST p50/p99':>15} {'v2 p50/p99':>15} "
-            f"{'overhead REST':>14} {'overhead v2':>12}"]
+    start, load = report["rss_mb_after_start"], report["rss_mb_after_load"]
+    rows = [f"serving {', '.join(report['serving'])}; ready in {report['ready_s']} s",
+            f"RSS with every bundled model: after ready worker {start['worker']} MB, all processes {start['all']} MB; "
+            f"after load worker {load['worker']} MB, all processes {load['all']} MB"]
+    rows += [f"skipped {s}" for s in report["skipped"]]
+    rows.append(f"{'model':10} {'raw invoke p50/p99':>19} {'preprocess p50/p99':>19} {'REST p50/p99':>15} "
+                f"{'REST/(pre+inv)':>19} {'v2 p50/p99':>15} {'overhead REST':>14} {'overhead v2':>12}")
     for name, e in report["models"].items():
-        rows.append(f"{name:10} {e['raw_invoke_ms']['p50']:>9.3f}ms {e['raw_preprocess_ms']['p50']:>9.3f}ms "
-                    f"{e['rest_classify_ms']['p50']:>7.2f}/{e['rest_classify_ms']['p99']:<6.2f}ms "
-                    f"{e['v2_infer_ms']['p50']:>7.2f}/{e['v2_infer_ms']['p99']:<6.2f}ms "
+        raw, pre, rest, v2 = e["raw_invoke_ms"], e["raw_preprocess_ms"], e["rest_ms"], e["v2_infer_ms"]
+        rows.append(f"{name:10} {raw['p50']:>8.3f}/{raw['p99']:<8.3f}ms {pre['p50']:>8.3f}/{pre['p99']:<8.3f}ms "
+                    f"{rest['p50']:>7.2f}/{rest['p99']:<6.2f}ms {ratio_cell(e['rest_ratio']):>19} "
+                    f"{v2['p50']:>7.2f}/{v2['p99']:<6.2f}ms "
                     f"{e['overhead_rest_p50_ms']:>12.3f}ms {e['overhead_v2_p50_ms']:>10.3f}ms")
+    # Where REST's time goes: the hub's own timing_ms (its predict: preprocess, inference, total),
+    # and the rest of the client's p50 outside predict (the body over HTTP, gunicorn, Flask, JSON).
+    rows.append(f"\n{'model':10} {'REST route':>10} {'body':>8}  {'in the hub p50: preprocess / inference / total':>48}"
+                f"  {'outside predict p50':>19}")
+    for name, e in report["models"].items():
+        t = e["rest_ms"].get("hub_timing_p50", {})
+        rows.append(f"{name:10} {e['rest_route']:>10} {e['body_bytes'] / 1024:>6.0f}KB  "
+                    f"{t.get('preprocess', 0):>23.3f} / {t.get('inference', 0):.3f} / {t.get('total', 0):.3f} ms  "
+                    f"{e['rest_ms']['p50'] - t.get('total', 0):>17.3f}ms")
+    pages = {name: e["photo_page_jpeg"] for name, e in report["models"].items() if "photo_page_jpeg" in e}
+    if pages:
+        rows.append(f"\nthe same picture as the photo page sends it (at most {PHOTO_PAGE_LONGEST} px, JPEG 85%):")
+        rows.append(f"{'model':10} {'body':>8} {'raw invoke p50':>15} {'preprocess p50':>15} {'REST p50/p99':>15} "
+                    f"{'REST/(pre+inv)':>19}")
+        for name, e in pages.items():
+            rows.append(f"{name:10} {e['body_bytes'] / 1024:>6.0f}KB {e['raw_invoke_ms']['p50']:>13.3f}ms "
+                        f"{e['raw_preprocess_ms']['p50']:>13.3f}ms "
+                        f"{e['rest_ms']['p50']:>7.2f}/{e['rest_ms']['p99']:<6.2f}ms {ratio_cell(e['rest_ratio']):>19}")
     rows.append(f"\n{'model':10} {'raw/s (' + str(hub_workers) + ' workers)':>18} " + " ".join(
         f"{k:>14}" for k in ("v2 1", "v2 8", "v2 32", "REST 1", "REST 8", "REST 32")))
     for name, e in report["models"].items():
@@ -207,14 +284,23 @@ def main() -> int:
                     help="the Python that runs the hub: e.g. a venv with only the hub installed, as on a Pi")
     args = ap.parse_args()
 
+    # The hub serves every bundled folder, as `make run` does, so its RSS is that of models/ as shipped.
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
-    shutil.copytree(ROOT / "models" / "digits", tmp / "digits")
+    bundled = sorted(p.name for p in BUNDLED.iterdir() if p.is_dir() and ".tmp" not in p.name)
+    for name in bundled:
+        shutil.copytree(BUNDLED / name, tmp / name)
     models = [Model("digits", tmp / "digits", png(render(7)), "image/png")]
-    if (CORAL / "mobilenet_v1_0.25_128_quant.tflite").exists():
-        (tmp / "mobilenet").mkdir()
-        for f in ("mobilenet_v1_0.25_128_quant.tflite", "imagenet_labels.txt"):
-            shutil.copy(CORAL / f, tmp / "mobilenet" / f)
-        models.append(Model("mobilenet", tmp / "mobilenet", (CORAL / "cat.bmp").read_bytes(), "image/bmp"))
+    skipped = []
+    for name, picture in PICTURES.items():
+        if name not in bundled:
+            skipped.append(f"{name}: not in {BUNDLED}")
+        elif not (CORAL / picture).exists():
+            skipped.append(f"{name} latency and throughput: its picture {picture} is not in {CORAL} (../shared is "
+                           "absent); its memory is still measured")
+        else:
+            models.append(Model(name, tmp / name, (CORAL / picture).read_bytes(), "image/bmp"))
+    for line in skipped:
+        print(f"skipped {line}", file=sys.stderr)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-hub-"))
     # All the load comes from 127.0.0.1 here, not one address per tablet: no per-address cap.
@@ -226,26 +312,39 @@ def main() -> int:
     report = {"machine": {"cpu_count": os.cpu_count(), "machine": platform.machine(),
                           "python": platform.python_version(), "runtime": select_runtime().name,
                           "runtime_version": select_runtime().version},
-              "ready_s": round(ready_s, 2), "models": {}}
+              "ready_s": round(ready_s, 2), "serving": [], "skipped": skipped, "models": {}}
     try:
         report["rss_mb_after_start"] = {"worker": worker_rss_mb(proc.pid), "all": rss_mb(proc.pid)}
+        serving = {m["name"]: m["status"] for m in requests.get(f"{base}/api/models", timeout=10).json()}
+        report["serving"] = sorted(n for n, status in serving.items() if status == "ready")
+        if report["serving"] != bundled:
+            raise RuntimeError(f"the hub serves {serving}, not every bundled model {bundled}:\n{hub.log()}")
         for m in models:
             raw, pre = m.raw_latency(args.requests)
-            classify_url = f"{base}/api/models/{m.name}/classify"
+            rest_path = f"/api/models/{m.name}/{m.route}"
             infer_url = f"{base}/v2/models/{m.name}/infer"
             v2 = json.dumps(m.v2_body()).encode()
-            rest = http_latency(port, f"/api/models/{m.name}/classify", m.image, m.content_type, args.requests)
+            rest = http_latency(port, rest_path, m.image, m.content_type, args.requests)
             infer = http_latency(port, f"/v2/models/{m.name}/infer", v2, "application/json", args.requests)
-            entry = {"raw_invoke_ms": raw, "raw_preprocess_ms": pre, "rest_classify_ms": rest, "v2_infer_ms": infer,
+            entry = {"rest_route": m.route, "body_bytes": len(m.image), "raw_invoke_ms": raw,
+                     "raw_preprocess_ms": pre, "rest_ms": rest, "v2_infer_ms": infer,
                      "overhead_rest_p50_ms": round(rest["p50"] - raw["p50"] - pre["p50"], 3),
                      "overhead_v2_p50_ms": round(infer["p50"] - raw["p50"], 3),
+                     "rest_ratio": rest_ratio(m.name, rest, raw, pre),
                      "raw_per_s_hub_workers": raw_throughput(m, hub_workers, args.seconds),
                      "throughput": {}}
+            if m.name in PICTURES:  # the same picture as a tablet sends it: latency and ratio only
+                page = Model(m.name, tmp / m.name, as_photo_page_sends(m.image), "image/jpeg")
+                page_raw, page_pre = page.raw_latency(args.requests)
+                page_rest = http_latency(port, rest_path, page.image, page.content_type, args.requests)
+                entry["photo_page_jpeg"] = {"body_bytes": len(page.image), "raw_invoke_ms": page_raw,
+                                            "raw_preprocess_ms": page_pre, "rest_ms": page_rest,
+                                            "rest_ratio": rest_ratio(m.name, page_rest, page_raw, page_pre)}
             for clients in (1, 8, 32):
                 entry["throughput"][f"v2_{clients}"] = http_throughput(
                     infer_url, v2, {"Content-Type": "application/json"}, clients, args.seconds)
                 entry["throughput"][f"rest_{clients}"] = http_throughput(
-                    classify_url, m.image, {"Content-Type": m.content_type}, clients, args.seconds)
+                    base + rest_path, m.image, {"Content-Type": m.content_type}, clients, args.seconds)
             report["models"][m.name] = entry
         report["rss_mb_after_load"] = {"worker": worker_rss_mb(proc.pid), "all": rss_mb(proc.pid)}
     finally:
