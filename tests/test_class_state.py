@@ -264,10 +264,14 @@ def test_what_the_teacher_leads_survives_a_restart_until_the_activity_changes(tm
     db = tmp_path / FILE_NAME
     before = ClassRegistry(30, UNLIMITED, Store(db))
     room = before.start(activities.get("move-like-me"))
-    room.set_lead(activities.get("move-like-me").lead({"pose": "star"}))
+    pe = activities.get("move-like-me")
+    room.set_lead(pe.lead({"pose": "star"}), pe)
     back = ClassRegistry(30, UNLIMITED, Store(db)).restore()  # after kill -9
     assert back.lead["pose"] == "star" and back.figures()["lead"]["title"] == "Star"
     back.set_activity(activities.get("times-tables"))  # switching ends the lead, for good
     assert back.lead is None
     back.set_activity(activities.get("move-like-me"))
     assert ClassRegistry(30, UNLIMITED, Store(db)).restore().lead is None
+    with pytest.raises(ClassStateError) as refused:  # checked by an activity the class has left since
+        back.set_lead({"pose": "star"}, activities.get("times-tables"))
+    assert refused.value.code == "activity_changed" and back.lead is None

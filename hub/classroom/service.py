@@ -84,7 +84,8 @@ class ClassroomService:
     def lead(self, data: Any) -> Classroom:
         """The teacher asks the whole class for one thing (a pose); every tablet and the kiosk show it."""
         room = self.classes.require()
-        room.set_lead(room.activity.lead(data))
+        activity = room.activity
+        room.set_lead(activity.lead(data), activity)
         self.bus.publish("activity", {**room.snapshot(), "described": self.describe(room.activity, room)})
         return room
 

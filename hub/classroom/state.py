@@ -233,12 +233,15 @@ class Classroom:
             self.activity = activity
             self.store.set_class(activity=activity.name)
             if self.lead is not None:  # a lead belongs to the activity it was given in
-                self.set_lead(None)
+                self.set_lead(None, activity)
 
-    def set_lead(self, lead: dict | None) -> None:
-        """What the teacher asks of everyone now; kept with the class's code and activity, so a hub
-        that restarts leads the same pose (nothing about a pupil is in it)."""
+    def set_lead(self, lead: dict | None, activity: Activity) -> None:
+        """What the teacher asks of everyone now in `activity` (checked by it); kept with the class's
+        code and activity, so a hub that restarts leads the same pose (nothing about a pupil is in it)."""
         with self.lock:
+            if activity is not self.activity:  # switched while the lead was being checked
+                raise ClassStateError(f"the class is now doing {self.activity.title}; choose again",
+                                      "activity_changed")
             self.lead = lead
             self.store.set_meta(LEAD, {"code": self.code, "activity": self.activity.name, "lead": lead}
                                 if lead is not None else None)
