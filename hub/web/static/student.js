@@ -280,7 +280,13 @@ function cameraControls(prefix, onPhoto) {
   $(prefix + "-file").addEventListener("change", async () => {
     const file = $(prefix + "-file").files[0];
     $(prefix + "-file").value = "";
-    if (file) onPhoto(await shrink(file));
+    if (!file) return;
+    let photo;
+    try { photo = await shrink(file); } catch (e) {  // a file the browser cannot open as a picture
+      $("play-error").textContent = "That photo could not be opened. Take another one.";
+      return;
+    }
+    onPhoto(photo);
   });
   $(prefix + "-live").addEventListener("click", async () => {
     try {
