@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 
@@ -203,13 +204,27 @@ class AttachmentGuard:
             self._sizes.pop(eio_sid, None)
             self.dropped += 1
         log.warning("Socket.IO: dropped a connection from %s: %s", environ.get("REMOTE_ADDR", "?"), why)
-        self.server.eio.disconnect(eio_sid)
-        raw = environ.get("gunicorn.socket")
-        if raw is not None:  # and stop reading it: simple-websocket would go on taking what is sent
+        held = _hold(environ.get("gunicorn.socket"))
+        self.server.eio.disconnect(eio_sid)  # says goodbye; its writer thread may close the socket meanwhile
+        if held is not None:  # and stop reading it: simple-websocket would go on taking what is sent
             try:
-                socket.socket.shutdown(raw, socket.SHUT_RDWR)
+                held.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            finally:
+                held.close()
+
+
+def _hold(raw) -> socket.socket | None:
+    """A second handle on the connection's socket, so that it can still be shut down after Engine.IO
+    has closed its own: a shutdown through a closed handle fails (EBADF) and leaves simple-websocket's
+    reading thread waiting on the client for good."""
+    if raw is None:
+        return None
+    try:
+        return socket.socket(fileno=os.dup(raw.fileno()))
+    except OSError:
+        return None
 
 
 class PacketJSON:
