@@ -214,6 +214,10 @@ def test_speaking_an_answer_and_asking_what_a_picture_is(tmp_path, start_hub, co
         assert page.eval_on_selector_all("#photo-model option", "os => os.map(o => o.value)") == ["imagenet"]
         assert page.locator("#photo-model-row").is_hidden()
         assert page.locator("#photo-live").is_visible()  # 127.0.0.1 is secure: the live camera is offered
+        # over plain HTTP too: one file input opens the camera (capture), one the photos already taken
+        assert page.get_attribute("#photo-file", "capture") == "environment"
+        assert page.get_attribute("#photo-library", "capture") is None
+        assert page.inner_text("label[for=photo-library]") == "Choose a photo"
 
         page.set_input_files("#photo-file", str(coral / "cat.bmp"))
         page.wait_for_function("document.querySelectorAll('#photo-result li').length === 3")

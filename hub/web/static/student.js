@@ -256,12 +256,14 @@ for (const m of ["handwriting", "speech", "typed"]) $("tab-" + m).addEventListen
 
 // --- photos: from the camera or the photo library (any address), or live (the secure address) -----
 const LONGEST = 640;  // the hub's models take 192-224 px: a smaller photo is faster over the Wi-Fi
-async function shrink(source) {  // a File or a video frame -> {bitmap, jpeg ArrayBuffer}; nothing is stored
-  const bitmap = await createImageBitmap(source);
-  const scale = Math.min(1, LONGEST / Math.max(bitmap.width, bitmap.height));
+async function shrink(source) {  // a File or the live video -> {bitmap, jpeg ArrayBuffer}; nothing is stored
+  // the video's frame is drawn as it is (createImageBitmap of a video fails on some tablets)
+  const picture = source instanceof HTMLVideoElement ? source : await createImageBitmap(source);
+  const width = picture.videoWidth || picture.width, height = picture.videoHeight || picture.height;
+  const scale = Math.min(1, LONGEST / Math.max(width, height));
   const canvas = document.createElement("canvas");
-  canvas.width = Math.round(bitmap.width * scale); canvas.height = Math.round(bitmap.height * scale);
-  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  canvas.width = Math.round(width * scale); canvas.height = Math.round(height * scale);
+  canvas.getContext("2d").drawImage(picture, 0, 0, canvas.width, canvas.height);
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
   return { bitmap: canvas, jpeg: await blob.arrayBuffer(), blob };
 }
@@ -277,17 +279,20 @@ function closeCameras() {
 function cameraControls(prefix, onPhoto) {
   const live = !!(navigator.mediaDevices && window.isSecureContext);  // plain http: the file input's camera only
   $(prefix + "-live").classList.toggle("hidden", !live);
-  $(prefix + "-file").addEventListener("change", async () => {
-    const file = $(prefix + "-file").files[0];
-    $(prefix + "-file").value = "";
-    if (!file) return;
-    let photo;
-    try { photo = await shrink(file); } catch (e) {  // a file the browser cannot open as a picture
-      $("play-error").textContent = "That photo could not be opened. Take another one.";
-      return;
-    }
-    onPhoto(photo);
-  });
+  // "-file" opens the camera where the tablet has one (capture); "-library" the photos already taken
+  for (const input of [$(prefix + "-file"), $(prefix + "-library")]) {
+    input.addEventListener("change", async () => {
+      const file = input.files[0];
+      input.value = "";
+      if (!file) return;
+      let photo;
+      try { photo = await shrink(file); } catch (e) {  // a file the browser cannot open as a picture
+        $("play-error").textContent = "That photo could not be opened. Take another one.";
+        return;
+      }
+      onPhoto(photo);
+    });
+  }
   $(prefix + "-live").addEventListener("click", async () => {
     try {
       cameras[prefix] = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
@@ -297,8 +302,13 @@ function cameraControls(prefix, onPhoto) {
   });
   $(prefix + "-snap").addEventListener("click", async () => {
     const video = $(prefix + "-video");
-    if (!video.videoWidth) return;
-    onPhoto(await shrink(video));
+    if (!video.videoWidth) return;  // the camera has not shown a frame yet
+    let photo;
+    try { photo = await shrink(video); } catch (e) {
+      $("play-error").textContent = "The camera did not give a picture. Try again, or use the photo button.";
+      return;
+    }
+    onPhoto(photo);
   });
   $(prefix + "-stop").addEventListener("click", closeCameras);
 }
