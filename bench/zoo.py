@@ -17,7 +17,6 @@ import argparse
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.coral import PICTURES as EXPECTED  # noqa: E402
+from bench.coral import interpreter, invoke_ms  # noqa: E402
 from bench.report import publish  # noqa: E402
 from hub.adapters.image import preprocess  # noqa: E402
 from hub.manifest import Preprocess, TensorSpec  # noqa: E402
@@ -32,38 +33,6 @@ from tests.conftest import CORAL  # noqa: E402
 
 CANDIDATES = ("mobilenet_v1_0.75_192_quant.tflite", "mobilenet_v2_1.0_224_quant.tflite",
               "mobilenet_v1_0.25_128_quant.tflite")
-# What a person would call each picture, as ImageNet classes (any one of them in the top 3 counts).
-EXPECTED = {
-    "cat.bmp": {"tabby, tabby cat", "tiger cat", "Egyptian cat"},
-    "bird.bmp": {"chickadee"},
-    "sunflower.bmp": {"daisy"},  # ImageNet has no sunflower; daisy is its nearest class
-    "dragonfly.bmp": {"dragonfly, darning needle, devil's darning needle, sewing needle, snake feeder, snake "
-                      "doctor, mosquito hawk, skeeter hawk", "damselfly"},
-}
-
-
-def interpreter(path: Path, threads: int):
-    from ai_edge_litert.interpreter import Interpreter
-
-    it = Interpreter(model_path=str(path), num_threads=threads)
-    it.allocate_tensors()
-    return it
-
-
-def invoke_ms(path: Path, threads: int, invokes: int) -> dict:
-    it = interpreter(path, threads)
-    inp = it.get_input_details()[0]
-    it.set_tensor(inp["index"], np.zeros(inp["shape"], inp["dtype"]))
-    for _ in range(10):
-        it.invoke()
-    times = []
-    for _ in range(invokes):
-        started = time.perf_counter()
-        it.invoke()
-        times.append((time.perf_counter() - started) * 1000)
-    return {"p50_ms": round(float(np.percentile(times, 50)), 2), "p99_ms": round(float(np.percentile(times, 99)), 2)}
-
-
 def answers(path: Path, labels: list[str]) -> dict:
     it = interpreter(path, 1)
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
@@ -103,8 +72,8 @@ def main() -> int:
     rows = [f"{'model':<38} {'MB':>5} {'TPU':>4} {'1 thread p50/p99 ms':>20} {'2 threads':>12} {'top-1':>6} {'top-3':>6}"]
     for c in report["candidates"]:
         rows.append(f"{c['model']:<38} {c['size_mb']:>5} {'yes' if c['edgetpu_build'] else 'no':>4} "
-                    f"{c['cpu_1_thread']['p50_ms']:>9}/{c['cpu_1_thread']['p99_ms']:<9} "
-                    f"{c['cpu_2_threads']['p50_ms']:>6}/{c['cpu_2_threads']['p99_ms']:<6} "
+                    f"{c['cpu_1_thread']['p50']:>9}/{c['cpu_1_thread']['p99']:<9} "
+                    f"{c['cpu_2_threads']['p50']:>6}/{c['cpu_2_threads']['p99']:<6} "
                     f"{c['top1_right']}/{c['pictures']:<4} {c['top3_right']}/{c['pictures']}")
     publish("zoo", report, "\n".join(rows))
     return 0

@@ -23,7 +23,6 @@ import os
 import platform
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,15 +30,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.coral import PICTURES, invoke_ms  # noqa: E402
+
 SOURCE = "google-coral/test_data, commit 104342d (2021-07-26), https://github.com/google-coral/test_data"
 LICENCE = "Apache-2.0 (Google LLC); see LICENSE-coral.txt in this folder"
-PICTURES = {  # Coral's ImageNet test pictures and the classes a person would name them by
-    "cat.bmp": {"tabby, tabby cat", "tiger cat", "Egyptian cat"},
-    "bird.bmp": {"chickadee"},
-    "sunflower.bmp": {"daisy"},  # ImageNet has no sunflower; daisy is its nearest class
-    "dragonfly.bmp": {"dragonfly, darning needle, devil's darning needle, sewing needle, snake feeder, snake "
-                      "doctor, mosquito hawk, skeeter hawk", "damselfly"},
-}
 # Below this top score "What is this?" says "I'm not sure". Measured with this script's model on
 # Coral's test pictures (every right answer scores 0.39 or more) and on pictures ImageNet has no
 # class for (random noise, a blank page, a drawn circle: 0.21 at most).
@@ -70,24 +64,6 @@ MODELS = {
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def invoke_ms(path: Path, invokes: int = 200) -> dict:
-    """The raw interpreter on this machine, one thread (as the hub runs a model), after a warm-up."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    it = Interpreter(model_path=str(path), num_threads=1)
-    it.allocate_tensors()
-    inp = it.get_input_details()[0]
-    it.set_tensor(inp["index"], np.zeros(inp["shape"], inp["dtype"]))
-    for _ in range(10):
-        it.invoke()
-    times = []
-    for _ in range(invokes):
-        started = time.perf_counter()
-        it.invoke()
-        times.append((time.perf_counter() - started) * 1000)
-    return {"p50": round(float(np.percentile(times, 50)), 2), "p99": round(float(np.percentile(times, 99)), 2)}
 
 
 def loaded(folder: Path):

@@ -13,17 +13,10 @@ import pytest
 import requests
 import socketio
 
+from bench.coral import PICTURES
 from hub.manifest import read_spec
 from tests.conftest import BUNDLED, CORAL, TEACHER_PIN, coral_model, need_coral
 
-# Coral's ImageNet test pictures, and the classes a person would name each by (any in the top 3)
-PICTURES = {
-    "cat.bmp": {"tabby, tabby cat", "tiger cat", "Egyptian cat"},
-    "bird.bmp": {"chickadee"},
-    "sunflower.bmp": {"daisy"},  # ImageNet has no sunflower; daisy is its nearest class
-    "dragonfly.bmp": {"dragonfly, darning needle, devil's darning needle, sewing needle, snake feeder, snake "
-                      "doctor, mosquito hawk, skeeter hawk", "damselfly"},
-}
 BUNDLED_NAMES = ("digits", "imagenet", "movenet", "spoken-digits")
 
 

@@ -40,19 +40,17 @@ class ActivityContext:
 
     def classifiers_of(self, media: type) -> list:
         """Ready models whose task (asked of the task registry) classifies this kind of media."""
-        from .. import tasks
-
-        return [spec for spec in self.ready_models()
-                if tasks.TASKS.get(spec.task) and tasks.TASKS[spec.task].classifier
-                and media in tasks.TASKS[spec.task].media]
+        return self._ready_where(lambda task: task.classifier, media)
 
     def models_giving(self, result: type, media: type) -> list:
         """Ready models whose task gives this kind of result (Pose, ...) from this kind of media."""
+        return self._ready_where(lambda task: task.gives is result, media)
+
+    def _ready_where(self, fits, media: type) -> list:
         from .. import tasks
 
         return [spec for spec in self.ready_models()
-                if tasks.TASKS.get(spec.task) and tasks.TASKS[spec.task].gives is result
-                and media in tasks.TASKS[spec.task].media]
+                if (task := tasks.TASKS.get(spec.task)) is not None and fits(task) and media in task.media]
 
     def predict(self, model: str, media: "Media", options: dict, api: str = "socketio") -> "Prediction":
         return self._hub.predict(model, media, options, api=api)
