@@ -205,7 +205,12 @@ class AttachmentGuard:
             self.dropped += 1
         log.warning("Socket.IO: dropped a connection from %s: %s", environ.get("REMOTE_ADDR", "?"), why)
         held = _hold(environ.get("gunicorn.socket"))
-        self.server.eio.disconnect(eio_sid)  # says goodbye; its writer thread may close the socket meanwhile
+        connection = self.server.eio.sockets.pop(eio_sid, None)
+        if connection is not None:
+            # The goodbye is queued for the connection's writer thread; not `eio.disconnect`, which waits
+            # for that thread and waits for good once it has ended (a failed send ends it, leaving a task
+            # in the queue no one takes), while the second handle below holds the socket open.
+            connection.close(wait=False, reason=self.server.eio.reason.SERVER_DISCONNECT)
         if held is not None:  # and stop reading it: simple-websocket would go on taking what is sent
             try:
                 held.shutdown(socket.SHUT_RDWR)
