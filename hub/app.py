@@ -19,7 +19,8 @@ from .errors import ConfigError
 from .events import EventBus
 from .memory import BodiesBudget
 from .service import Hub
-from .web import api, classes, metrics_view, pages, testing, v2
+from .teach.service import TeachService
+from .web import api, classes, metrics_view, pages, teach, testing, v2
 from .web.bodies import bound_bodies
 from .web.errors import register_error_handlers
 from .web.hosts import HostCheck, own_names
@@ -50,11 +51,14 @@ def build_app(config: Config | None = None, start: bool = True, announce_pin=pri
     bus = EventBus()
     the_hub = Hub(config, bus)
     the_classroom = ClassroomService(config, bus, ActivityContext(the_hub), announce_pin)
+    the_teaching = TeachService(the_hub, the_classroom)
+    the_classroom.context.teaching = the_teaching  # what "Teach the hub" uses (hub/activities/teach.py)
     app.extensions["classroom_hub"] = the_hub
     app.extensions["classroom"] = the_classroom
+    app.extensions["teaching"] = the_teaching
     # bodies and Socket.IO messages in flight, all together (hub/worker.py, hub/web/socket_limits.py)
     app.extensions["bodies"] = BodiesBudget(config.limits.max_body_bytes, config.limits.bodies_budget_bytes)
-    for blueprint in (api.bp, classes.bp, v2.bp, metrics_view.bp, pages.bp):
+    for blueprint in (api.bp, classes.bp, teach.bp, v2.bp, metrics_view.bp, pages.bp):
         app.register_blueprint(blueprint)
     if config.testing.fault_injection:
         app.register_blueprint(testing.bp)
@@ -65,7 +69,7 @@ def build_app(config: Config | None = None, start: bool = True, announce_pin=pri
     @app.get("/api")
     def index():
         return jsonify({"name": "classroom-hub", "version": the_hub.version,
-                        "api": ["/api/models", "/api/status", "/api/activities", "/api/classes", "/v2", "/metrics",
+                        "api": ["/api/models", "/api/status", "/api/activities", "/api/classes", "/api/teach", "/v2", "/metrics",
                                 "/socket.io"]})
 
     if start:

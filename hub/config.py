@@ -95,6 +95,12 @@ class MicrophoneConfig:
 
 
 @dataclass(frozen=True)
+class TeachConfig:
+    max_examples_per_thing: int = 100  # examples of one thing a class may give ("Teach the hub")
+    max_examples_per_pupil: int = 60  # examples one pupil may give to one model
+
+
+@dataclass(frozen=True)
 class TestingConfig:
     """Seams for exercising Edge TPU paths on machines without one. Off in production."""
 
@@ -113,6 +119,7 @@ class Config:
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     classroom: ClassroomConfig = field(default_factory=ClassroomConfig)
     microphone: MicrophoneConfig = field(default_factory=MicrophoneConfig)
+    teach: TeachConfig = field(default_factory=TeachConfig)
     testing: TestingConfig = field(default_factory=TestingConfig)
     accelerators: Mapping[str, Any] = field(default_factory=dict)  # each accelerator kind's own section
     source: str = "defaults"
@@ -144,6 +151,7 @@ _CORE_SECTIONS = {
     "teacher": TeacherConfig,
     "classroom": ClassroomConfig,
     "microphone": MicrophoneConfig,
+    "teach": TeachConfig,
     "testing": TestingConfig,
 }
 
@@ -213,6 +221,8 @@ _RULES: dict[str, tuple] = {
     "teacher.hub_login_burst": (lambda v: 1 <= v <= 1000, "a count from 1 to 1000"),
     "teacher.hub_logins_per_hour": (lambda v: 0.1 <= v <= 3600, "a rate from 0.1 to 3600 an hour"),
     "classroom.max_students": (lambda v: 1 <= v <= 500, "a count from 1 to 500"),
+    "teach.max_examples_per_thing": (lambda v: 2 <= v <= 1000, "a count from 2 to 1000"),
+    "teach.max_examples_per_pupil": (lambda v: 1 <= v <= 1000, "a count from 1 to 1000"),
     "classroom.answer_burst": (lambda v: 1 <= v <= 1000, "a count from 1 to 1000"),
     "classroom.answers_per_s": (lambda v: 0.1 <= v <= 1000, "answers a second, from 0.1 to 1000"),
     "classroom.join_burst": (lambda v: 1 <= v <= 10000, "a count from 1 to 10000"),

@@ -36,6 +36,13 @@ class ModelNotFound(HubError):
     code = "model_not_found"
 
 
+class NotFound(HubError):
+    """Something named in the address is not on the hub (a teaching project, ...)."""
+
+    status = 404
+    code = "not_found"
+
+
 class BadInput(HubError):
     """The caller sent something we cannot use (shape, dtype, image bytes)."""
 

@@ -101,6 +101,8 @@ class ModelSpec:
     unsure_below: float = UNSURE_BELOW  # output.unsure_below: a top score under it is "not sure"
     licence: str = ""
     origin: Any = None  # where the files came from (the manifest's "source": text or an object)
+    head: dict | None = None  # a taught model's trained layer (the manifest's "head": file, features, backbone_task)
+    trained: Any = None  # what the task loaded from the folder at load (a taught model's `Head`)
 
     def describe(self) -> dict:
         """What the API and the pages say of the model beyond its files."""
@@ -221,6 +223,9 @@ def parse_manifest(folder: Path) -> ModelSpec:
             raise ModelError(f"{where} must be an object with a 'file'")
         file_name = _plain_name(_require(v, "file", str, where), where)
         variants[role] = Variant(role, folder / file_name, v.get("sha256"), v.get("size"), v.get("accuracy"))
+    head = data.get("head")
+    if head is not None and not isinstance(head, dict):
+        raise ModelError(f"{MANIFEST}: head must be an object with a 'file' (a taught model's trained layer)")
     if not any(role != "float" for role in variants):
         raise ModelError(f"{MANIFEST}: needs a variant to serve (one of {[r for r in known if r != 'float']})")
     return ModelSpec(
@@ -236,6 +241,7 @@ def parse_manifest(folder: Path) -> ModelSpec:
         subject=subject,
         unsure_below=float(unsure_below),
         origin=data.get("source"),
+        head=head,
         **text,
     )
 

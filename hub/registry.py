@@ -183,6 +183,15 @@ class Registry:
         for name in removed:
             self._swap(name, None)
 
+    def add(self, name: str) -> ModelEntry:
+        """Load one folder now, without waiting for the watcher: a model the hub itself has just
+        written (a taught model the teacher saved), in place and complete."""
+        folder = self.root / name
+        signature, _ = folder_signature(folder)
+        entry = self._load(name, folder, signature)
+        self._swap(name, entry)
+        return entry
+
     def _swap(self, name: str, entry: ModelEntry | None) -> None:
         with self._lock:
             old = self._entries.pop(name, None)

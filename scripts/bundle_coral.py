@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Bundle Coral's published models into models/: copy, checksum, measure, write each manifest.
 
-The hub ships two of Google Coral's int8 models with no download (docs/MODELS.md says why these):
+The hub ships three of Google Coral's int8 models with no download (docs/MODELS.md says why these):
   models/imagenet/  MobileNet v1 0.75 at 192 px, ImageNet's 1000 classes, with its Edge TPU build
   models/movenet/   MoveNet Lightning single-pose, 17 keypoints, with its Edge TPU build
+  models/embedder/  MobileNet v1 1.0 at 224 px without its last layer (1024 values), with its Edge TPU
+                    build: what "Teach the hub" learns from
 Source: ../shared/coral (google-coral/test_data at commit 104342d, Apache 2.0). The files are
 copied as published, never changed; what this script adds is the manifest: task, labels,
 preprocessing, each file's sha256 and size, the licence and source, and figures measured here
@@ -11,7 +13,7 @@ with the hub's own code (CPU invoke time on this machine; the ImageNet model's a
 Coral's test pictures; MoveNet's keypoints on its portrait). The published Edge TPU times are
 Coral's own (coral.ai/models), copied into the manifest as theirs.
 
-    python scripts/bundle_coral.py [--coral ../shared/coral] [--out models]     (or: make models-coral)
+    python scripts/bundle_coral.py [--coral ../shared/coral] [--out models] [--only NAME]  (or: make models-coral)
 """
 from __future__ import annotations
 
@@ -58,6 +60,16 @@ MODELS = {
         "subject": "photos",
         "labels": None,
         "published": {"ms": 7.1, "where": "coral.ai/models/pose-estimation: MoveNet.SinglePose.Lightning"},
+    },
+    "embedder": {
+        "file": "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite",
+        "title": "Picture features",
+        "about": "Turns a photo into 1024 numbers: what \"Teach the hub\" learns new things from",
+        "task": "image-embedding",
+        "subject": "photos",
+        "labels": None,
+        "published": {"ms": 2.2, "where": "Edge TPU FAQ (coral.ai/docs/edgetpu/faq): MobileNet v1 (1.0, 224 px) "
+                      "on the USB Accelerator, USB 3.0; the extractor is that model without its last layer"},
     },
 }
 
@@ -113,6 +125,26 @@ def measure_movenet(folder: Path, coral: Path) -> dict:
                                  "note": "a portrait: the face and shoulders are in it, the rest of the body is not"}}
 
 
+def measure_embedder(folder: Path, coral: Path) -> dict:
+    """Each test picture's mirror image is nearer to it than any other test picture is (cosine)."""
+    import cv2
+
+    run = loaded(folder)
+    pictures = sorted({*PICTURES, "grace_hopper.bmp"})
+    vectors, mirrored = [], []
+    for picture in pictures:
+        vectors.append(run(coral / picture, {}).values)
+        flipped = cv2.imencode(".png", cv2.flip(cv2.imread(str(coral / picture)), 1))[1].tobytes()
+        tmp = folder / "mirror.png"
+        tmp.write_bytes(flipped)
+        mirrored.append(run(tmp, {}).values)
+        tmp.unlink()
+    unit = np.array([v / np.linalg.norm(v) for v in vectors])
+    nearest = [int(np.argmax(unit @ (m / np.linalg.norm(m)))) for m in mirrored]
+    return {"size": int(unit.shape[1]), "test_pictures": len(pictures),
+            "mirror_nearest_to_its_picture": sum(i == j for i, j in enumerate(nearest))}
+
+
 def bundle(name: str, about: dict, coral: Path, out: Path) -> dict:
     folder = out / name
     staging = out / f"{name}.tmp-bundle"
@@ -149,7 +181,9 @@ def bundle(name: str, about: dict, coral: Path, out: Path) -> dict:
                    "copied_unchanged": True},
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    measured = (measure_imagenet if about["task"] == "image-classification" else measure_movenet)(staging, coral)
+    measure = {"image-classification": measure_imagenet, "pose-estimation": measure_movenet,
+               "image-embedding": measure_embedder}[about["task"]]
+    measured = measure(staging, coral)
     manifest["metrics"] = {
         "cpu_invoke_ms": invoke_ms(staging / about["file"]),
         "edgetpu_published_ms": about["published"],
@@ -167,15 +201,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--coral", type=Path, default=ROOT.parent / "shared" / "coral")
     parser.add_argument("--out", type=Path, default=ROOT / "models")
+    parser.add_argument("--only", choices=sorted(MODELS), action="append",
+                        help="bundle only this model (again for several); all by default")
     args = parser.parse_args()
     if not (args.coral / MODELS["imagenet"]["file"]).exists():
         print(f"Coral's models are not in {args.coral}: give --coral the folder that holds them", file=sys.stderr)
         return 2
     for name, about in MODELS.items():
+        if args.only and name not in args.only:
+            continue
         manifest = bundle(name, about, args.coral, args.out)
         metrics = manifest["metrics"]
-        extra = (f"top-3 right on {metrics['top3_right']} of {metrics['test_pictures']} test pictures"
-                 if "top3_right" in metrics else f"keypoints seen on the portrait: {len(metrics['grace_hopper.bmp']['keypoints_seen'])}")
+        if "top3_right" in metrics:
+            extra = f"top-3 right on {metrics['top3_right']} of {metrics['test_pictures']} test pictures"
+        elif "mirror_nearest_to_its_picture" in metrics:
+            extra = (f"{metrics['size']} values; a mirrored picture is nearest to its own for "
+                     f"{metrics['mirror_nearest_to_its_picture']} of {metrics['test_pictures']}")
+        else:
+            extra = f"keypoints seen on the portrait: {len(metrics['grace_hopper.bmp']['keypoints_seen'])}"
         print(f"{args.out / name}: {', '.join(manifest['variants'])}; CPU invoke p50 "
               f"{metrics['cpu_invoke_ms']['p50']} ms; {extra}")
     return 0

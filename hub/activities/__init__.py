@@ -9,6 +9,7 @@ from ..errors import BadInput
 from ..plugins import Registry
 from .base import Activity, ActivityContext, Checked
 from .move_like_me import MoveLikeMe
+from .teach import TeachTheHub
 from .times_tables import TimesTables
 from .what_is_this import WhatIsThis
 
@@ -17,7 +18,7 @@ DEFAULT = "times-tables"
 register = ACTIVITIES.register
 get = ACTIVITIES.require
 
-for _activity in (TimesTables(), WhatIsThis(), MoveLikeMe()):
+for _activity in (TimesTables(), WhatIsThis(), MoveLikeMe(), TeachTheHub()):
     register(_activity)
 
 

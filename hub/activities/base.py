@@ -7,6 +7,7 @@ pages draw what `describe` tells them, never a model name of their own.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,14 @@ class ActivityContext:
 
     def __init__(self, hub: "Hub") -> None:
         self._hub = hub
+        self.teaching: Any = None  # the class's TeachService (hub/teach/), set by the app factory
+        self.pupil: str | None = None  # the id of the pupil whose answer is being judged (`for_pupil`)
+
+    def for_pupil(self, student_id: str) -> "ActivityContext":
+        """The same context, saying whose answer it is (an activity that keeps who gave what)."""
+        ctx = copy.copy(self)
+        ctx.pupil = student_id
+        return ctx
 
     def ready_models(self) -> list:
         return [e.spec for e in self._hub.registry.entries() if e.status == "ready" and e.spec is not None]

@@ -183,6 +183,14 @@ class Classroom:
             self.store.put_student(student.row())
             return student, new_token
 
+    def by_token(self, token: object) -> Student | None:
+        """The seat a pupil's resume token belongs to (not removed): a pupil's own REST calls."""
+        if not isinstance(token, str) or not token:
+            return None
+        wanted = token_hash(token)
+        with self.lock:
+            return next((s for s in self.students.values() if s.token_hash == wanted and not s.removed), None)
+
     def by_sid(self, sid: str) -> Student | None:
         with self.lock:
             return next((s for s in self.students.values() if s.sid == sid), None)
@@ -282,7 +290,8 @@ class Classroom:
                 raise RateLimited("slow down a little, then answer again", retry_after_s=max(1, round(wait)))
             elapsed_ms = min(3_600_000, int((time.monotonic() - student.asked_at) * 1000))
             state = student.state(activity)
-            checked: Checked = activity.check(state, data, media, ctx, elapsed_ms)
+            checked: Checked = activity.check(state, data, media, ctx.for_pupil(student.id) if ctx else None,
+                                              elapsed_ms)
             answer = Answer(student.id, activity.name, checked.prompt, checked.given, checked.expected,
                             checked.correct, elapsed_ms, checked.mode, time.time())
             reply = {"ok": True, "correct": answer.correct, "expected": answer.expected, "given": answer.given,

@@ -3,8 +3,9 @@ the data folder, WAL, every write committed with `synchronous = FULL` before the
 an acknowledged answer survives a power cut.
 
 What is kept: the class (code, activity, paused), the roster (nicknames, each pupil's activity
-state, hashed resume tokens, removed or let back in), the answers as judged, and the teacher's
-sessions (hashed). Never a picture or a recording. Ending the class deletes its rows with
+state, hashed resume tokens, removed or let back in), the answers as judged, what the class is
+teaching the hub (each example as the numbers a model made of it, with who gave it: hub/teach/),
+and the teacher's sessions (hashed). Never a picture or a recording. Ending the class deletes its rows with
 `secure_delete` on, then truncates the WAL, so no nickname is left in either file.
 """
 from __future__ import annotations
@@ -37,7 +38,14 @@ CREATE TABLE IF NOT EXISTS answer (
 CREATE TABLE IF NOT EXISTS session (token_hash TEXT PRIMARY KEY, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS teacher_address (key TEXT PRIMARY KEY, last_login REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS teach_project (
+    name TEXT PRIMARY KEY, labels TEXT NOT NULL, kind TEXT NOT NULL, backbone TEXT NOT NULL,
+    frozen INTEGER NOT NULL DEFAULT 0, reopened_from TEXT, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS teach_example (
+    id INTEGER PRIMARY KEY, project TEXT NOT NULL, label INTEGER NOT NULL, given_by TEXT NOT NULL,
+    features BLOB NOT NULL);
 """
+TEACH_TABLES = ("teach_example", "teach_project")  # erased with the class (a saved model keeps its own copy)
 KEEP_ADDRESSES = 16  # the teacher's devices remembered (hashed), the most recent first
 SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26  # a damaged file, as opposed to one the hub cannot write
 SQLITE_FULL = 13
@@ -103,7 +111,8 @@ class Store:
     def erase_class(self) -> None:
         """Every row about the class and its pupils, gone for good, and the WAL emptied."""
         try:
-            self.write(("DELETE FROM answer", ()), ("DELETE FROM student", ()), ("DELETE FROM class", ()))
+            self.write(("DELETE FROM answer", ()), ("DELETE FROM student", ()), ("DELETE FROM class", ()),
+                       *((f"DELETE FROM {table}", ()) for table in TEACH_TABLES))
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot delete the class from {self.path} ({exc}): {_fix(exc, self.path)}") from None
         with self._lock:
@@ -138,6 +147,7 @@ class Store:
 
     def forget_student(self, student_id: str) -> None:
         self.write(("DELETE FROM answer WHERE student_id = ?", (student_id,)),
+                   ("DELETE FROM teach_example WHERE given_by = ?", (student_id,)),
                    ("DELETE FROM student WHERE id = ?", (student_id,)))
 
     def load_class(self) -> tuple[dict, list[dict], list[dict]] | None:
@@ -145,6 +155,37 @@ class Store:
         if not rows:
             return None
         return rows[0], self.rows("SELECT * FROM student"), self.rows("SELECT * FROM answer ORDER BY id")
+
+    # ---- what the class teaches the hub (hub/teach/) ----------------------------------------------------
+    def put_project(self, project: dict) -> None:
+        self.write(("INSERT OR REPLACE INTO teach_project (name, labels, kind, backbone, frozen, reopened_from, "
+                    "created_at) VALUES (:name, :labels, :kind, :backbone, :frozen, :reopened_from, :created_at)",
+                    project))
+
+    def drop_project(self, name: str) -> None:
+        self.write(("DELETE FROM teach_example WHERE project = ?", (name,)),
+                   ("DELETE FROM teach_project WHERE name = ?", (name,)))
+
+    def add_examples(self, project: str, examples: list[tuple[int, str, bytes]]) -> list[int]:
+        """(label, given_by, features) rows, in one synced commit; their ids."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                ids = [self._db.execute("INSERT INTO teach_example (project, label, given_by, features) "
+                                        "VALUES (?, ?, ?, ?)", (project, *example)).lastrowid for example in examples]
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return ids
+
+    def drop_examples(self, project: str, given_by: str) -> None:
+        self.write(("DELETE FROM teach_example WHERE project = ? AND given_by = ?", (project, given_by)))
+
+    def load_projects(self) -> list[tuple[dict, list[dict]]]:
+        return [(p, self.rows("SELECT id, label, given_by, features FROM teach_example WHERE project = ? ORDER BY id",
+                              (p["name"],)))
+                for p in self.rows("SELECT * FROM teach_project ORDER BY created_at")]
 
     # ---- the teacher's sessions (hashed) -------------------------------------------------------------
     def add_session(self, token_hash: str, expires_at: float) -> None:

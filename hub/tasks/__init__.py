@@ -9,14 +9,17 @@ from ..errors import ModelError
 from ..plugins import Registry
 from .base import Media, Picture, Prepared, Result, Sound, Task
 from .classification import AudioClassification, ImageClassification
+from .embedding import ImageEmbedding
 from .pose import PoseEstimation
+from .taught import TaughtClassification
 from .tensor import TensorTask
 
 TASKS: Registry[Task] = Registry("task", lambda names: ModelError(f"the task must be one of {names}"))
 register = TASKS.register
 get = TASKS.require
 
-for _task in (ImageClassification(), AudioClassification(), PoseEstimation(), TensorTask()):
+for _task in (ImageClassification(), AudioClassification(), ImageEmbedding(), PoseEstimation(), TaughtClassification(),
+              TensorTask()):
     register(_task)
 
 
