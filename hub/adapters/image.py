@@ -203,6 +203,22 @@ def shrink(picture: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
 
 
+def resize_to(picture: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """To `size` (width, height). Shrinking averages the pixels each output pixel covers, as
+    OpenCV's INTER_AREA does; but INTER_AREA takes 1.25 ms for a 640x426 photo to 224x224 (a ratio
+    that is not whole), so a box blur as wide as the ratio, then bilinear, does it in 0.2 ms. Measured
+    on Coral's five test pictures at 512 to 1000 px: the embedding's cosine to INTER_AREA's is 0.99 or
+    more and the ImageNet model's best class the same. A whole ratio keeps INTER_AREA (its fast path)."""
+    h, w = picture.shape[:2]
+    rx, ry = w / size[0], h / size[1]
+    if rx <= 1 and ry <= 1:
+        return cv2.resize(picture, size, interpolation=cv2.INTER_LINEAR)
+    if rx.is_integer() and ry.is_integer():
+        return cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+    kx, ky = max(1, round(rx)), max(1, round(ry))
+    return cv2.resize(cv2.blur(picture, (kx, ky)), size, interpolation=cv2.INTER_LINEAR)
+
+
 @contextmanager
 def decoded(data: bytes, size: tuple[int, int], max_pixels: int, budget: DecodeBudget) -> Iterator[np.ndarray]:
     """The picture (BGR uint8) for a model taking `size`, while its decode's memory is held in
@@ -225,9 +241,7 @@ def preprocess(data: bytes, spec: TensorSpec, prep: Preprocess, max_pixels: int,
                 picture = shrink(picture, (max(1, round(picture.shape[1] * scale)),
                                            max(1, round(picture.shape[0] * scale))))
             return quantize(normalise_drawing(to_color(picture, "gray"), size), spec, prep.value_range)
-        shrinking = picture.shape[0] > size[1] or picture.shape[1] > size[0]
-        picture = to_color(cv2.resize(picture, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR),
-                           prep.color)
+        picture = to_color(resize_to(picture, size), prep.color)
         if prep.ink == "light_on_dark" and prep.color == "gray":
             picture = bright_strokes(picture)
         return quantize(picture, spec, prep.value_range)
@@ -255,7 +269,7 @@ def letterbox(picture: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, L
     h, w = picture.shape[:2]
     scale = min(size[0] / w, size[1] / h)
     width, height = max(1, min(size[0], round(w * scale))), max(1, min(size[1], round(h * scale)))
-    scaled = cv2.resize(picture, (width, height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    scaled = resize_to(picture, (width, height))
     left, top = (size[0] - width) // 2, (size[1] - height) // 2
     boxed = cv2.copyMakeBorder(scaled, top, size[1] - height - top, left, size[0] - width - left,
                                cv2.BORDER_CONSTANT, value=0)
