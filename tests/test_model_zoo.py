@@ -17,7 +17,7 @@ from bench.coral import PICTURES
 from hub.manifest import read_spec
 from tests.conftest import BUNDLED, CORAL, TEACHER_PIN, coral_model, need_coral
 
-BUNDLED_NAMES = ("digits", "imagenet", "movenet", "spoken-digits")
+BUNDLED_NAMES = ("digits", "embedder", "imagenet", "movenet", "spoken-digits")
 
 
 def bundled_folders():

@@ -24,7 +24,7 @@ from ..tasks.embedding import Embedding
 from ..tasks.pose import MOVENET_KEYPOINTS, Pose
 
 MIN_SCORE = 0.3  # a keypoint below this is not seen (as Move like me)
-MIN_SEEN = 6  # fewer keypoints than this is not a body the hub can learn from
+MIN_SEEN = 5  # fewer keypoints than this is not a body the hub can learn from (a portrait shows 7)
 NO_BODY = "The hub cannot see a whole person: step back so your body is in the photo."
 
 

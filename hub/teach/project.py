@@ -77,6 +77,20 @@ class Project:
     evaluation: Evaluation | None = None
     version: int = 0  # counts changes to the examples: the trainer trains on the newest
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _per_label: list[int] = field(default_factory=list, repr=False)  # counts kept as examples come and go
+    _per_giver: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.recount()
+
+    def recount(self) -> None:
+        """The counts again from the examples (after the list was replaced whole)."""
+        with self.lock:
+            self._per_label = [0] * len(self.labels)
+            self._per_giver = {}
+            for e in self.examples:
+                self._per_label[e.label] += 1
+                self._per_giver[e.given_by] = self._per_giver.get(e.given_by, 0) + 1
 
     # ---- examples ---------------------------------------------------------------------------------
     def label_index(self, label: object) -> int:
@@ -90,16 +104,18 @@ class Project:
         with self.lock:
             if self.frozen:
                 raise ClassStateError("the teacher has frozen this model: it is not learning now", "frozen")
-            if sum(e.label == label for e in self.examples) >= self.limits.per_thing:
+            if self._per_label[label] >= self.limits.per_thing:
                 raise BadInput(f"the hub has {self.limits.per_thing} examples of {self.labels[label]} already: "
                                "show it the other things")
-            if given_by != EARLIER and sum(e.given_by == given_by for e in self.examples) >= self.limits.per_pupil:
+            if given_by != EARLIER and self._per_giver.get(given_by, 0) >= self.limits.per_pupil:
                 raise BadInput(f"you have given {self.limits.per_pupil} examples already: thank you! "
                                "Let someone else have a go")
 
     def add(self, example: Example) -> None:
         with self.lock:
             self.examples.append(example)
+            self._per_label[example.label] += 1
+            self._per_giver[example.given_by] = self._per_giver.get(example.given_by, 0) + 1
             self.version += 1
 
     def remove_given_by(self, given_by: str) -> int:
@@ -108,6 +124,7 @@ class Project:
             self.examples = [e for e in self.examples if e.given_by != given_by]
             removed = before - len(self.examples)
             if removed:
+                self.recount()
                 self.version += 1
             return removed
 
@@ -127,7 +144,7 @@ class Project:
     # ---- what people see --------------------------------------------------------------------------
     def counts(self) -> list[int]:
         with self.lock:
-            return [sum(e.label == i for e in self.examples) for i in range(len(self.labels))]
+            return list(self._per_label)
 
     def tablet_view(self) -> dict:
         """What every tablet is told: the things, how many examples each has, whether it can try."""

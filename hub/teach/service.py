@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import BackendUnavailable, ClassStateError, HubError, NotFound
+from ..errors import BackendUnavailable, BadInput, ClassStateError, HubError, NotFound
 from ..tasks import Picture
 from . import saved, trainer
 from .features import KINDS, Features, kind
@@ -65,7 +65,8 @@ class TeachService:
                 log.warning("a teaching project in the class database cannot be read; it is left out")
                 continue
             project.examples = [Example(e["id"], e["label"], e["given_by"], np.frombuffer(e["features"], np.float32))
-                                for e in examples]
+                                for e in examples if 0 <= e["label"] < len(project.labels)]
+            project.recount()
             self.projects[project.name] = project
             self._schedule(project.name)
         current = self.store.meta(CURRENT)
@@ -151,6 +152,7 @@ class TeachService:
             rows = [(int(y), EARLIER, x.tobytes()) for x, y in zip(features, labels)]
             ids = self.store.add_examples(name, rows) if rows else []
             project.examples = [Example(i, int(y), EARLIER, x) for i, x, y in zip(ids, features, labels)]
+            project.recount()
             project.version += 1
             self.projects[name] = project
             self._make_current(name)
@@ -186,7 +188,7 @@ class TeachService:
     def remove_examples(self, name: object, given_by: object) -> int:
         project = self.get(name)
         if not isinstance(given_by, str) or not given_by:
-            raise ClassStateError("say whose examples to remove: a pupil's id, or @teacher", "bad_pupil")
+            raise BadInput("say whose examples to remove: ?given_by= a pupil's id, or @teacher")
         removed = project.remove_given_by(given_by)
         self.store.drop_examples(project.name, given_by)
         self._schedule(project.name)

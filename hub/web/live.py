@@ -267,8 +267,11 @@ class Live:
 
     def snapshot(self) -> dict:
         room = self.classroom.classes.current
+        teaching = self.classroom.context.teaching
+        project = teaching.current_project() if teaching else None
         return {"class": room.snapshot() if room else None, "hub": self.stats(),
-                "activities": self.classroom.activities()}
+                "activities": self.classroom.activities(),
+                "teach": teaching.status(project.name) if project else None}
 
     def stats(self) -> dict:
         models = []
