@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 CURRENT = "teach"  # the store's meta key: the project on the tablets
 MAX_PROJECTS = 4  # at once, in one class
 TOP = 3
+PUBLISH_EVERY_S = 0.25
 
 
 class TeachService:
@@ -121,6 +123,11 @@ class TeachService:
     def create(self, name: object, labels: object, kind_name: object = "pictures") -> Project:
         self.classroom.classes.require()
         name, labels, features = plain_name(name), check_labels(labels), kind(kind_name)
+        folder = self.hub.config.models_dir / name
+        if folder.exists():  # a saved model would be replaced by this project's save
+            raise ClassStateError(f"a model called {name!r} is already on the hub: "
+                                  + ("reopen it to teach it more, or " if saved.is_taught(folder) else "")
+                                  + "choose another name", "name_taken")
         backbone = self.backbone_for(features)
         with self._lock:
             self._room_for(name)
@@ -303,9 +310,13 @@ class TeachService:
             self._wake.notify()
 
     def _run(self) -> None:
+        last = 0.0
         while True:
             with self._wake:
                 self._wake.wait_for(lambda: self._dirty or self._stopped)
+                # a class giving examples fast: one round (and one message to every tablet) at
+                # most every PUBLISH_EVERY_S, on every example that came meanwhile
+                self._wake.wait_for(lambda: self._stopped, max(0.0, last + PUBLISH_EVERY_S - time.monotonic()))
                 if self._stopped:
                     return
                 name = self._dirty.pop(0)
@@ -314,6 +325,7 @@ class TeachService:
                 continue
             try:
                 self._train(project, evaluate=False)
+                last = time.monotonic()
                 self._publish(project)
                 with self._wake:
                     newer = name in self._dirty
@@ -342,6 +354,8 @@ class TeachService:
                 project.evaluation = evaluation
 
     def _publish(self, project: Project) -> None:
+        if self.projects.get(project.name) is not project:  # deleted, or the class ended, meanwhile
+            return
         try:
             status = project.status(self.nicknames())
         except HubError:
