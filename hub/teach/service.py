@@ -249,7 +249,7 @@ class TeachService:
         project = self.get(name)
         index = project.label_index(label)
         project.check_room(index, given_by)  # before anything is decoded
-        vector = self._features(project, media)
+        vector, backend = self._features(project, media)
         del media  # the picture is gone from here on: only its numbers are kept
         with project.lock:
             project.check_room(index, given_by)  # again: others may have given examples meanwhile
@@ -261,7 +261,7 @@ class TeachService:
             count = project.counts()[index]
         self._schedule(project.name)
         return {"project": project.name, "label": project.labels[index], "count": count,
-                "total": len(project.examples)}
+                "total": len(project.examples), "backend": backend}
 
     def classify(self, name: object, media: Picture) -> dict:
         """What the hub thinks this is, with the model as it is now."""
@@ -270,16 +270,17 @@ class TeachService:
         if head is None:
             raise ClassStateError("the hub has not learnt anything yet: give examples of at least two things",
                                   "not_trained")
-        scores = head.scores(self._features(project, media))
+        scores = head.scores(self._features(project, media)[0])
         best = np.argsort(-scores, kind="stable")[:TOP]
         predictions = [{"index": int(i), "label": project.labels[i], "name": project.labels[i],
                         "score": round(float(scores[i]), 6)} for i in best]
         return {"project": project.name, "predictions": predictions,
                 "sure": bool(predictions) and predictions[0]["score"] >= UNSURE_BELOW, "unsure_below": UNSURE_BELOW}
 
-    def _features(self, project: Project, media: Picture) -> np.ndarray:
+    def _features(self, project: Project, media: Picture) -> tuple[np.ndarray, str]:
+        """The example's numbers, and where the backbone ran (`edgetpu` when it is placed there)."""
         prediction = self.hub.predict(project.backbone, media, {}, api="teach")
-        return project.features.vector(prediction.result)
+        return project.features.vector(prediction.result), prediction.backend
 
     # ---- views -----------------------------------------------------------------------------------
     def nicknames(self) -> dict[str, str]:
