@@ -143,7 +143,11 @@ def current():
 def public():
     """What the kiosk shows: the code and anonymous figures; no names."""
     room = classroom().classes.current
-    return jsonify(room.figures() if room else {"code": None})
+    if room is None:
+        return jsonify({"code": None})
+    teaching = classroom().context.teaching
+    project = teaching.tablet_view() if teaching and room.activity.name == "teach-the-hub" else None
+    return jsonify({**room.figures(), "teach": project})
 
 
 @bp.post("/classes/current/pause")

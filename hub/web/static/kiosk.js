@@ -23,6 +23,7 @@ async function refresh() {
       $("accuracy").textContent = c.accuracy == null ? "—" : `${Math.round(c.accuracy * 100)}%`;
       $("paused").classList.toggle("hidden", !c.paused);
       showLead(c.lead);
+      showTeach(c.teach);
     }
     const models = await (await fetch("/api/models", { cache: "no-store" })).json();
     const ready = models.filter((m) => m.status === "ready");
@@ -43,6 +44,22 @@ function showLead(lead) {
   const points = Object.fromEntries((lead.figure || []).map((p) => [p.name, [p.x, p.y]]));
   Figure.draw($("lead-figure"), points, lead.skeleton || [], { color: "#ffcc00", width: 7 });
   $("lead-figure").setAttribute("aria-label", `The pose: ${lead.title}`);
+}
+
+// Teach the hub: what the class is teaching it, and how many examples of each thing so far
+function showTeach(project) {
+  $("teach").classList.toggle("hidden", !project);
+  if (!project) return;
+  $("teach-title").textContent = project.name.replace(/-/g, " ");
+  const counts = $("teach-counts");
+  counts.replaceChildren(...project.labels.map((label, i) => {
+    const figure = document.createElement("div");
+    figure.className = "figure";
+    const count = document.createElement("b");
+    count.textContent = project.counts[i];
+    figure.append(count, label);
+    return figure;
+  }));
 }
 
 refresh();
