@@ -77,6 +77,31 @@ class GuardedConn(TConn):
         super().close(graceful)
 
 
+DRAIN_LIMIT = 64 * 1024  # gunicorn drains at most this much of a body the app did not read, then closes
+
+
+class ClosesOnUnreadBody:
+    """The app, saying `Connection: close` when it answers without reading a body gunicorn will not
+    drain (a 401, 404, 415 or 429 refuses a photo before reading it): gunicorn would answer
+    keep-alive and then close the connection, and the client's next request on it would fail."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __getattr__(self, name: str):
+        return getattr(self.app, name)  # the Flask app's extensions, ...
+
+    def __call__(self, environ, start_response):
+        def start(status, headers, exc_info=None):
+            unread = getattr(getattr(environ.get("wsgi.input"), "reader", None), "length", 0)
+            response = getattr(start_response, "__self__", None)  # gunicorn's Response
+            if isinstance(unread, int) and unread > DRAIN_LIMIT and response is not None:
+                response.force_close()
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
+
+
 class GuardedWorker(ThreadWorker):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -90,6 +115,10 @@ class GuardedWorker(ThreadWorker):
     def init_process(self) -> None:
         self.log.error_log.addFilter(_quiet_timeouts)
         super().init_process()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self.wsgi = ClosesOnUnreadBody(self.wsgi)
 
     # Accepting: one address cannot take every connection.
     def accept(self, listener) -> None:
