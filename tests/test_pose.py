@@ -148,9 +148,10 @@ def test_prepare_letterboxes_rather_than_stretches(app, coral):
     assert left > 0 and prepared.inputs[0].shape == (1, SIZE, SIZE, 3) and prepared.inputs[0].dtype == np.uint8
     got = prepared.inputs[0][0].astype(int)
     assert not got[:, :left].any() and not got[:, left + width:].any()  # the padding: black, where the test put it
-    # the picture: the test's own INTER_AREA scaling, within what the hub's faster resize (a box blur
-    # then bilinear, hub/adapters/image.py resize_to) changes: a few levels on edges, none on average
-    assert float(np.abs(got - canvas).mean()) <= 1.5
+    # the picture: the test's own INTER_AREA scaling, within what the hub's faster resize changes
+    # (hub/adapters/image.py resize_to: a whole-factor area shrink, then a box blur and bilinear):
+    # a few levels on the uniform's texture; the keypoints test above checks the model still agrees
+    assert float(np.abs(got - canvas).mean()) <= 4
     box = prepared.notes["letterbox"]
     assert (box.left, box.top, box.width, box.height) == (left, top, width, height)
 

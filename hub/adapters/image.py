@@ -207,10 +207,15 @@ def resize_to(picture: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """To `size` (width, height). Shrinking averages the pixels each output pixel covers, as
     OpenCV's INTER_AREA does; but INTER_AREA takes 1.25 ms for a 640x426 photo to 224x224 (a ratio
     that is not whole), so a box blur as wide as the ratio, then bilinear, does it in 0.2 ms. Measured
-    on Coral's five test pictures at 512 to 1000 px: the embedding's cosine to INTER_AREA's is 0.99 or
-    more and the ImageNet model's best class the same. A whole ratio keeps INTER_AREA (its fast path)."""
-    h, w = picture.shape[:2]
-    rx, ry = w / size[0], h / size[1]
+    on Coral's five test pictures at 448 to 2000 px: the embedding's cosine to INTER_AREA's is 0.989 or
+    more and the ImageNet model's best class the same (25 of 25). A whole ratio keeps INTER_AREA (its fast path),
+    and a picture more than twice too big is first shrunk by a whole factor that way (the same on
+    both sides), so the blur never copies a large picture."""
+    rx, ry = picture.shape[1] / size[0], picture.shape[0] / size[1]
+    whole = int(min(rx, ry))
+    if whole >= 2:  # a whole scale (fx): OpenCV's fast area path, whatever the picture's size
+        picture = cv2.resize(picture, None, fx=1 / whole, fy=1 / whole, interpolation=cv2.INTER_AREA)
+        rx, ry = picture.shape[1] / size[0], picture.shape[0] / size[1]
     if rx <= 1 and ry <= 1:
         return cv2.resize(picture, size, interpolation=cv2.INTER_LINEAR)
     if rx.is_integer() and ry.is_integer():
