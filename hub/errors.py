@@ -50,6 +50,12 @@ class BadInput(HubError):
     code = "bad_input"
 
 
+class NotSeen(BadInput):
+    """The picture does not show what the model needs (a whole person for a pose)."""
+
+    code = "not_seen"
+
+
 class UnsupportedMediaType(BadInput):
     status = 415
     code = "unsupported_media_type"
@@ -112,6 +118,14 @@ class ClassStateError(HubError):
     def __init__(self, message: str, code: str = "conflict") -> None:
         super().__init__(message)
         self.code = code
+
+
+class LimitReached(ClassStateError):
+    """A limit on what one class or pupil may give was reached; `limit` says which."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message, "limit_reached")
+        self.details["limit"] = limit
 
 
 class BackendUnavailable(HubError):

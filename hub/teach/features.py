@@ -5,7 +5,7 @@ Two kinds, each found by the result its backbone's task gives (never by a model'
   normalises it.
 - `poses`: a `Pose` (MoveNet's 17 keypoints), normalised to the body: in pixels (a keypoint's x and
   y are fractions of the picture's own width and height), centred between the hips (or the
-  shoulders), scaled by the torso's length, so where the pupil stands and how far from the camera
+  shoulders), scaled by the torso's length (or 1.5 shoulder widths when the hips are not seen), so where the pupil stands and how far from the camera
   do not count, only the shape of the body. A keypoint not seen is 0 (the centre).
 
 The same function makes the examples (hub/teach/project.py) and serves a saved model
@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import BadInput
+from ..errors import BadInput, NotSeen
 from ..tasks.embedding import Embedding
 from ..tasks.pose import MOVENET_KEYPOINTS, Pose
 
@@ -44,10 +44,8 @@ def _embedding(result: object) -> np.ndarray:
     return np.asarray(result.values, dtype=np.float32).reshape(-1)
 
 
-def _middle(points: dict[str, tuple[float, float]], a: str, b: str) -> tuple[float, float] | None:
-    if a in points and b in points:
-        return ((points[a][0] + points[b][0]) / 2, (points[a][1] + points[b][1]) / 2)
-    return points.get(a) or points.get(b)
+def _middle(points: dict[str, tuple[float, float]], a: str, b: str) -> tuple[float, float]:
+    return ((points[a][0] + points[b][0]) / 2, (points[a][1] + points[b][1]) / 2)
 
 
 def pose_vector(keypoints: list, size: tuple[int, int] | None) -> np.ndarray:
@@ -56,19 +54,19 @@ def pose_vector(keypoints: list, size: tuple[int, int] | None) -> np.ndarray:
     width, height = size or (1, 1)
     points = {k.name: (k.x * width, k.y * height) for k in keypoints
               if k.score >= MIN_SCORE and math.isfinite(k.x) and math.isfinite(k.y)}
-    hips = _middle(points, "left hip", "right hip")
+    # Both shoulders, always: MoveNet finds a "face" and a shoulder or two in a sunflower; a person
+    # seen from the front or the back shows both.
+    if len(points) < MIN_SEEN or not {"left shoulder", "right shoulder"} <= points.keys():
+        raise NotSeen(NO_BODY)
     shoulders = _middle(points, "left shoulder", "right shoulder")
-    if len(points) < MIN_SEEN or shoulders is None:
-        raise BadInput(NO_BODY)
+    hips = _middle(points, "left hip", "right hip") if {"left hip", "right hip"} <= points.keys() else None
     centre = hips or shoulders
-    if hips is not None and hips != shoulders:
+    if hips is not None:
         scale = math.dist(hips, shoulders)
-    elif "left shoulder" in points and "right shoulder" in points:  # no hips: shoulder width stands in
+    else:  # a portrait: the shoulders' width stands in for the torso
         scale = math.dist(points["left shoulder"], points["right shoulder"]) * 1.5
-    else:
-        scale = 0.0
     if scale <= 1e-6:
-        raise BadInput(NO_BODY)
+        raise NotSeen(NO_BODY)
     out = np.zeros((len(MOVENET_KEYPOINTS), 2), dtype=np.float32)
     for i, name in enumerate(MOVENET_KEYPOINTS):
         if name in points:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import BadInput, ClassStateError
+from ..errors import BadInput, ClassStateError, LimitReached
 from .features import Features
 from .trainer import Evaluation, Head
 
@@ -105,11 +105,11 @@ class Project:
             if self.frozen:
                 raise ClassStateError("the teacher has frozen this model: it is not learning now", "frozen")
             if self._per_label[label] >= self.limits.per_thing:
-                raise BadInput(f"the hub has {self.limits.per_thing} examples of {self.labels[label]} already: "
-                               "show it the other things")
+                raise LimitReached(f"the hub has {self.limits.per_thing} examples of {self.labels[label]} already: "
+                                   "show it the other things", "per_thing")
             if given_by != EARLIER and self._per_giver.get(given_by, 0) >= self.limits.per_pupil:
-                raise BadInput(f"you have given {self.limits.per_pupil} examples already: thank you! "
-                               "Let someone else have a go")
+                raise LimitReached(f"you have given {self.limits.per_pupil} examples already: thank you! "
+                                   "Let someone else have a go", "per_pupil")
 
     def add(self, example: Example) -> None:
         with self.lock:

@@ -66,6 +66,9 @@ def write(models_dir: Path, name: str, labels: tuple[str, ...], kind: str, head:
             _place(backbone_folder / variant["file"], staging / variant["file"])
             variants[role] = {"file": variant["file"], "size": (staging / variant["file"]).stat().st_size,
                               "sha256": _sha256(staging / variant["file"])}
+        licences = sorted(p.name for p in backbone_folder.iterdir() if p.is_file() and p.name.upper().startswith("LICENSE"))
+        for file_name in licences:  # the backbone's licence goes with its files (Apache-2.0 asks for it)
+            shutil.copyfile(backbone_folder / file_name, staging / file_name)
         (staging / HEAD_FILE).write_bytes(head.to_bytes())
         buffer = io.BytesIO()
         np.savez(buffer, features=features.astype(np.float32), labels=targets.astype(np.int64))
@@ -87,7 +90,7 @@ def write(models_dir: Path, name: str, labels: tuple[str, ...], kind: str, head:
                          "sha256": _sha256(staging / EXAMPLES_FILE), "counts": counts},
             "licence": (backbone_manifest.get("licence") or "")[:120] + "; the trained layer: made by the class",
             "source": {"taught": True, "date": today, "backbone": backbone_manifest.get("name") or backbone_folder.name,
-                       "backbone_source": backbone_manifest.get("source")},
+                       "backbone_source": backbone_manifest.get("source"), "licence_files": licences},
             "metrics": {"examples": int(targets.size),
                         **({"accuracy": evaluation.accuracy, "accuracy_method": evaluation.method}
                            if evaluation is not None else {})},

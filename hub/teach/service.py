@@ -148,7 +148,9 @@ class TeachService:
             raise NotFound(f"there is no saved model called {name!r} on the hub")
         manifest, features, labels = saved.read_examples(folder)
         known = tuple(manifest.get("labels", []))
-        added = check_labels(list(known) + list(more_labels)) if more_labels else check_labels(known)
+        if more_labels is not None and not isinstance(more_labels, list):
+            raise BadInput("labels must be a list of the things to add, such as [\"ash\"]")
+        added = check_labels(list(known) + (more_labels or []))
         head = manifest.get("head") or {}
         features_kind = kind(head.get("features"))
         backbone = self.backbone_for(features_kind)

@@ -236,8 +236,10 @@ class Live:
         if kind in MODEL_EVENTS:
             self.to_teachers("model_state", {"event": kind, **data})
             return
-        if kind == "teach":  # the tablets hear what they draw; the dashboard the whole status
-            self.to_tablets("teach", {"project": data.get("tablets")})
+        if kind == "teach":  # the tablets (in Teach the hub) hear what they draw; the dashboard the whole status
+            room = self.classroom.classes.current
+            if room is not None and room.activity.name == "teach-the-hub":
+                self.to_tablets("teach", {"project": data.get("tablets")})
             self.to_teachers("teach", {k: v for k, v in data.items() if k != "tablets"})
             return
         if kind == "class_ended":
