@@ -17,6 +17,9 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is n
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 FAKE_MEDIA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]  # a test camera and microphone
+# the longest side of the photos the pupils' page sends (and shows)
+LONGEST = int(re.search(r"const LONGEST = (\d+);", (Path(__file__).parent.parent / "hub" / "web" / "static"
+                                                    / "student.js").read_text()).group(1))
 
 
 @pytest.fixture(scope="module")
@@ -440,8 +443,9 @@ def test_move_like_me_with_the_live_camera_a_lead_the_kiosk_and_the_dashboard(hu
     assert tablet.locator("#pose-photo").is_visible()
     frame = paint(tablet, "pose-photo")
     video = tablet.evaluate("(v => [v.videoWidth, v.videoHeight])(document.getElementById('pose-video'))")
-    # the frame (640 x 480 from the fake camera) drawn opaque, fitted to 480 px wide
-    assert frame["painted"] == frame["pixels"] == 480 * round(480 * video[1] / video[0]), (frame, video)
+    # the frame (640 x 480 from the fake camera), sent at the page's LONGEST px, drawn opaque at that size
+    width = min(480, round(video[0] * min(1, LONGEST / max(video))))
+    assert frame["painted"] == frame["pixels"] == width * round(width * video[1] / video[0]), (frame, video)
     shot(tablet, "tablet-move-like-me-360")
     tablet.set_viewport_size({"width": 1280, "height": 900})
     shot(tablet, "tablet-move-like-me-1280")
@@ -503,7 +507,8 @@ def test_move_like_me_draws_the_skeleton_found_on_grace_hopper(hub, browser, pe_
     assert tablet.inner_text("#pose-verdict") == "Nearly! Try this:" and "step back" in advice[0].lower(), advice
     drawn = paint(tablet, "pose-photo")
     width, height = tablet.evaluate("(c => [c.width, c.height])(document.getElementById('pose-photo'))")
-    assert (width, height) == (480, 563) and drawn["painted"] == width * height  # 512 x 600, fitted to 480 px
+    sent = (round(512 * LONGEST / 600), LONGEST)  # 512 x 600, sent at the page's LONGEST px on its longest side
+    assert (width, height) == sent and drawn["painted"] == width * height
     assert drawn["yellow"] > 300, drawn  # the skeleton on the face and shoulders
     assert tablet.inner_text("#pose-managed") == ""
     shot(tablet, "tablet-move-like-me-grace")

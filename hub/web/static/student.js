@@ -4,7 +4,7 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 const socket = io("/class", { transports: ["websocket", "polling"] });
-const SCREENS = ["times-tables", "what-is-this", "move-like-me"];  // the activities this page can draw
+const SCREENS = ["times-tables", "what-is-this", "move-like-me", "teach-the-hub"];  // the activities this page can draw
 let activity = null;
 let question = null;
 let mode = "handwriting";
@@ -93,6 +93,8 @@ function startActivity(described, q) {
     $("photo-verdict").textContent = "";
   } else if (described.name === "move-like-me") {
     startPoses(described);
+  } else if (described.name === "teach-the-hub") {
+    startTeach(described.project);
   }
   closeCameras();
 }
@@ -111,6 +113,7 @@ function setPaused(value) {
   paused = value;
   $("check").disabled = paused;
   $("play-error").textContent = paused ? "The teacher has paused the class." : "";
+  if (activity && activity.name === "teach-the-hub") drawTeach();  // no examples or tries while paused
 }
 
 socket.on("class_state", (s) => setPaused(s.state === "paused"));
@@ -255,7 +258,7 @@ function tab(name) {
 for (const m of ["handwriting", "speech", "typed"]) $("tab-" + m).addEventListener("click", () => tab(m));
 
 // --- photos: from the camera or the photo library (any address), or live (the secure address) -----
-const LONGEST = 640;  // the hub's models take 192-224 px: a smaller photo is faster over the Wi-Fi
+const LONGEST = 448;  // twice the hub's models' 192-224 px: enough for them, quicker over the Wi-Fi and to decode
 async function shrink(source) {  // a File or the live video -> {bitmap, jpeg ArrayBuffer}; nothing is stored
   // the video's frame is drawn as it is (createImageBitmap of a video fails on some tablets)
   const picture = source instanceof HTMLVideoElement ? source : await createImageBitmap(source);
@@ -387,4 +390,157 @@ cameraControls("pose", async (photo) => {
     $("pose-advice").appendChild(li);
   }
   $("pose-managed").textContent = reply.managed && reply.managed.length ? `You have done: ${reply.managed.join(", ")}` : "";
+});
+
+// --- teach the hub: the class shows the hub examples of new things, then asks what it thinks -------
+// The photo stays in this page's memory until it is given (or another is taken); the hub keeps
+// only its numbers. Counts come live from the hub's `teach` event: the whole class's, not this tablet's.
+const teach = { project: null, photo: null, preview: null, busy: false, built: "" };
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+const inWords = (list, last = "or") => list.length < 2 ? list.join("") : `${list.slice(0, -1).join(", ")} ${last} ${list[list.length - 1]}`;
+const withA = (thing) => (/^[aeiou]/i.test(thing) ? "an " : "a ") + thing;
+const isPoses = () => !!teach.project && teach.project.kind === "poses";
+const thisIs = (thing) => isPoses() ? `This is the ${thing} pose` : `This is ${withA(thing)}`;
+
+function startTeach(project) {
+  const other = !project || !teach.project || project.name !== teach.project.name;
+  teach.project = project || null;
+  if (other) { dropTeachPhoto(); clearGuess(); say(""); }
+  drawTeach();
+}
+socket.on("teach", (m) => {
+  if (!activity || activity.name !== "teach-the-hub") return;  // heard in any activity; drawn only in this one
+  activity.project = m.project;
+  startTeach(m.project);
+});
+
+function say(text, kind = "") {
+  $("teach-said").textContent = text;
+  $("teach-said").className = "feedback" + (kind ? " " + kind : "");
+}
+function clearGuess() {
+  $("teach-guess").textContent = "";
+  $("teach-sure").textContent = "";
+  $("teach-others").innerHTML = "";
+  $("teach-others-title").classList.add("hidden");
+  $("teach-next").textContent = "";
+}
+function dropTeachPhoto() {
+  if (teach.preview) URL.revokeObjectURL(teach.preview);
+  teach.photo = teach.preview = null;
+  $("teach-preview").removeAttribute("src");
+  $("teach-preview").classList.add("hidden");
+}
+
+function drawTeach() {
+  const p = teach.project;
+  $("teach-wait").classList.toggle("hidden", !!p);
+  $("teach-project").classList.toggle("hidden", !p);
+  if (!p) return;
+  const poses = p.kind === "poses";
+  const name = p.name.replace(/-/g, " ");
+  $("teach-title").textContent = name.charAt(0).toUpperCase() + name.slice(1);
+  $("teach-how").textContent = poses
+    ? `Do one of these poses: ${inWords(p.labels)}. Your partner takes a photo of you. Then tap which pose it is, to teach the hub.`
+    : `Take a photo of ${inWords(p.labels.map(withA))}. Then tap what it is, to teach the hub.`;
+  $("teach-ask").textContent = poses ? "Which pose is in your photo?" : "What is in your photo?";
+  $("teach-frozen").classList.toggle("hidden", !p.frozen);
+  const built = p.name + "\n" + p.kind + "\n" + p.labels.join("\n");
+  const things = $("teach-things");
+  if (teach.built !== built) {  // rebuilt only when the things change, so a focused button keeps its focus
+    teach.built = built;
+    things.innerHTML = "";
+    p.labels.forEach((label) => {
+      const b = document.createElement("button");
+      b.className = "thing";
+      b.dataset.label = label;
+      const what = document.createElement("span"); what.className = "thing-name"; what.textContent = thisIs(label);
+      const count = document.createElement("span"); count.className = "thing-count";
+      b.append(what, count);
+      b.addEventListener("click", () => giveExample(label));
+      things.appendChild(b);
+    });
+  }
+  const canGive = !!teach.photo && !p.frozen && !teach.busy && !paused;
+  things.querySelectorAll("button.thing").forEach((b, i) => {
+    b.querySelector(".thing-count").textContent = `${p.labels[i]}: ${plural(p.counts[i] || 0, "example")}`;
+    b.disabled = !canGive;
+  });
+  $("teach-hint").textContent = p.frozen ? "" : teach.photo ? "Tap the right one." : "Take a photo first. Then tap what it shows.";
+  const why = !p.ready ? "The hub can guess once it has examples of two different things."
+    : !teach.photo ? "Take a photo first. Then ask the hub." : "";
+  $("teach-try").disabled = !!why || teach.busy || paused;
+  $("teach-try-why").textContent = why;
+}
+
+function teachWords(reply) {  // the hub's error, in words for a 6-to-11-year-old
+  const text = reply.error || "";
+  const words = {
+    too_fast: "Whoa, slow down! Wait a moment, then tap again.",
+    frozen: "The teacher has stopped the learning. You can still ask what the hub thinks!",
+    not_trained: "The hub needs examples of two different things before it can guess.",
+    nothing_to_teach: "Wait for your teacher to say what to teach the hub.",
+    paused: "The teacher has paused the class.",
+    timeout: "The hub did not answer. Check the Wi-Fi, then try again.",
+  };
+  if (words[reply.code]) return words[reply.code];
+  if (reply.code === "limit_reached") return reply.limit === "per_pupil"
+    ? "You have given lots of examples. Thank you! Let someone else have a go."
+    : "The hub has lots of examples of that already. Show it the other things!";
+  if (reply.code === "not_seen") return "The hub cannot see a whole person. Step back so all of you is in the photo.";
+  if (/choose one of the things/i.test(text)) return "That is not on the list any more. Look at the buttons again!";
+  return "The hub could not use that photo. Take another one.";
+}
+
+async function giveExample(label) {
+  if (!teach.photo || teach.busy) return;
+  teach.busy = true;
+  say("Sending…");
+  drawTeach();
+  const reply = await ask("answer", { label, image: teach.photo.jpeg });
+  teach.busy = false;
+  if (reply.error) { say(teachWords(reply), "bad"); drawTeach(); return; }
+  $("play-error").textContent = "";
+  const p = teach.project, i = p ? p.labels.indexOf(reply.result.label) : -1;
+  if (i >= 0) p.counts[i] = Math.max(p.counts[i] || 0, reply.result.count);  // the `teach` event follows
+  say(`Thank you! The hub has ${plural(reply.result.count, "example")} of ${reply.result.label} now.`, "ok");
+  dropTeachPhoto();  // one photo, one example: the next one is a new photo
+  clearGuess();
+  drawTeach();
+}
+$("teach-try").addEventListener("click", async () => {
+  if (!teach.photo || teach.busy) return;
+  teach.busy = true;
+  say("");
+  clearGuess();
+  $("teach-guess").textContent = "Thinking…";
+  drawTeach();
+  const reply = await ask("answer", { try: true, image: teach.photo.jpeg });
+  teach.busy = false;
+  clearGuess();
+  if (reply.error) { say(teachWords(reply), "bad"); drawTeach(); return; }
+  $("play-error").textContent = "";
+  const [best, ...others] = reply.result.predictions;
+  const percent = (p) => `${Math.round(p.score * 100)}%`;
+  $("teach-guess").textContent = reply.result.sure ? `The hub thinks: ${best.name}` : `I'm not sure… maybe ${best.name}?`;
+  $("teach-sure").textContent = reply.result.sure ? `It is ${percent(best)} sure.` : `It is only ${percent(best)} sure.`;
+  for (const p of others) {
+    const li = document.createElement("li");
+    li.textContent = `${p.name} (${percent(p)})`;
+    $("teach-others").appendChild(li);
+  }
+  $("teach-others-title").classList.toggle("hidden", !others.length);
+  if (teach.project && !teach.project.frozen) $("teach-next").textContent = "Was it right? If not, tap what it really is, to teach it.";
+  drawTeach();
+});
+cameraControls("teach", (photo) => {
+  dropTeachPhoto();
+  teach.photo = photo;
+  teach.preview = URL.createObjectURL(photo.blob);  // only in this page's memory
+  $("teach-preview").src = teach.preview;
+  $("teach-preview").classList.remove("hidden");
+  $("play-error").textContent = "";
+  say("");
+  clearGuess();
+  drawTeach();
 });
