@@ -47,7 +47,7 @@ def test_one_command_installs_offline_and_starts_the_hub(pi):
     pi.wait_ready(180)
     hub = pi.unit("classroom-hub", "ActiveState", "SubState", "StatusText", "User", "UnitFileState")
     assert hub["ActiveState"] == "active" and hub["User"] == "classroom-hub", hub
-    assert hub["StatusText"] == "4 of 4 model(s) serving" and hub["UnitFileState"] == "enabled", hub
+    assert hub["StatusText"] == "5 of 5 model(s) serving" and hub["UnitFileState"] == "enabled", hub
     assert pi.unit("classroom-kiosk", "UnitFileState")["UnitFileState"] == "enabled"
     assert pi.vm.must("systemctl get-default").strip() == "graphical.target"
 

@@ -70,7 +70,8 @@ def test_install_serve_reinstall_uninstall(tmp_path):
 
         wait_for(ready, 60, 0.1)  # generous: a busy machine starts the hub slower
         models = {m["name"]: m["status"] for m in requests.get(url + "/api/models", timeout=5).json()}
-        assert models == {"digits": "ready", "imagenet": "ready", "movenet": "ready", "spoken-digits": "ready"}
+        assert models == {"digits": "ready", "embedder": "ready", "imagenet": "ready", "movenet": "ready",
+                          "spoken-digits": "ready"}
         assert requests.post(url + "/api/teacher/login", json={"pin": pin}, timeout=5).status_code == 200
     finally:
         hub.terminate()
