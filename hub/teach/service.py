@@ -50,6 +50,7 @@ class TeachService:
         self._dirty: list[str] = []
         self._wake = threading.Condition()
         self._stopped = False
+        self._busy = False  # the trainer is training or measuring
         self._thread: threading.Thread | None = None
         hub.bus.subscribe(self.on_event)
         self._restore()
@@ -323,10 +324,11 @@ class TeachService:
                 if self._stopped:
                     return
                 name = self._dirty.pop(0)
+                self._busy = True
             project = self.projects.get(name)
-            if project is None:
-                continue
             try:
+                if project is None:
+                    continue
                 self._train(project, evaluate=False)
                 last = time.monotonic()
                 self._publish(project)
@@ -337,6 +339,15 @@ class TeachService:
                     self._publish(project)
             except Exception:  # noqa: BLE001 - the trainer must outlive one bad round
                 log.exception("training %s failed", name)
+            finally:
+                with self._wake:
+                    self._busy = False
+                    self._wake.notify_all()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Until every change is trained and measured (True), or the time-out (False)."""
+        with self._wake:
+            return self._wake.wait_for(lambda: not self._dirty and not self._busy, timeout_s)
 
     def _train(self, project: Project, evaluate: bool) -> trainer.Head | None:
         features, targets, version = project.arrays()
