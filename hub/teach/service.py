@@ -223,11 +223,11 @@ class TeachService:
     def save(self, name: object) -> dict:
         """The model as a folder in models/, served from now on like any other model."""
         project = self.get(name)
-        head = self._train(project, evaluate=False)
-        if head is None:
+        features, targets, _ = project.arrays()  # the layer saved is trained on exactly the examples saved
+        if len(set(targets.tolist())) < 2:
             raise ClassStateError("the hub has not learnt anything yet: give examples of at least two things",
                                   "not_trained")
-        features, targets, _ = project.arrays()
+        head = trainer.train(features, targets, len(project.labels))
         backbone = self.hub.registry.get(project.backbone)
         if backbone.spec is None or not (backbone.folder / "manifest.json").exists():
             raise BackendUnavailable(f"model {project.backbone} is not ready: save again in a moment")
