@@ -50,6 +50,9 @@ def test_examples_are_made_on_the_accelerator_and_on_the_cpu_when_it_fails(tpu_t
     assert give(http, "cat", photo("cat.bmp", flip=True)).get_json()["backend"] == "cpu"
     status = http.post("/api/teach/pets/train").get_json()
     assert status["counts"] == [2, 1] and status["ready"]
+    kiosk = app.app.test_client().get("/api/classes/current/public").get_json()  # anyone: no names
+    assert kiosk["teach"] == {"name": "pets", "kind": "pictures", "examples": "photos", "labels": ["cat", "bird"],
+                              "counts": [2, 1], "frozen": False, "ready": True}
 
     http.post("/api/testing/faults", json={"device": device, "gone": False})
     wait_for(lambda: embedder(app)["backend"] == "simulated")

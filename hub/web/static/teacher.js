@@ -130,7 +130,9 @@ function renderStudents() {
     cell(tr, s.answers);
     cell(tr, s.accuracy == null ? "—" : `${Math.round(s.accuracy * 100)}%`);
     cell(tr, s.median_response_ms == null ? "—" : `${(s.median_response_ms / 1000).toFixed(1)} s`);
-    cell(tr, s.level != null ? `Level ${s.level}` : s.managed ? (s.managed.join(", ") || "—") : "—");
+    const tries = s.tries === 1 ? "1 try" : s.tries ? `${s.tries} tries` : "";  // Teach the hub
+    const taught = [s.examples ? plural(s.examples, "example") : "", tries].filter(Boolean).join(", ");
+    cell(tr, s.level != null ? `Level ${s.level}` : s.managed ? (s.managed.join(", ") || "—") : taught || "—");
     const actions = cell(tr, "");
     const button = (text, path, confirmText) => {
       const b = document.createElement("button"); b.className = "secondary"; b.textContent = text;
