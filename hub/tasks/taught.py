@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import ModelError
 from .base import Picture, Prepared, Task
 from .classification import Class, Classes, parse_top_k
+from .pose import MOVENET_KEYPOINTS
 
 if TYPE_CHECKING:
     from ..adapters.budget import DecodeBudget
@@ -54,7 +55,7 @@ class TaughtClassification(Task):
         if head.weights.shape[0] != len(spec.labels) or len(spec.labels) < 2:
             raise ModelError(f"the trained layer knows {head.weights.shape[0]} things but the manifest lists "
                              f"{len(spec.labels)}: save the model again")
-        size = int(np.prod(spec.outputs[0].shape)) if features.kind == "pictures" else head.weights.shape[1]
+        size = int(np.prod(spec.outputs[0].shape)) if features.kind == "pictures" else 2 * len(MOVENET_KEYPOINTS)
         if head.weights.shape[1] != size:
             raise ModelError(f"the trained layer takes {head.weights.shape[1]} numbers but the backbone gives {size}: "
                              "save the model again with this backbone")

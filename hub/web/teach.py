@@ -90,8 +90,8 @@ def reopen(name: str):
 @bp.post("/<name>/examples")
 def add_example(name: str):
     """?label=L with a picture: one example (the picture is dropped once the hub has its numbers)."""
-    teaching().get(name)  # 404 before reading a body
-    given_by, _ = _giver()
+    given_by, _ = _giver()  # who first (401 tells a stranger nothing), then 404, all before reading a body
+    teaching().get(name)
     return jsonify(teaching().add_example(name, request.args.get("label"), _picture(), given_by)), 201
 
 
@@ -106,8 +106,8 @@ def remove_examples(name: str):
 @bp.post("/<name>/classify")
 def try_it(name: str):
     """What the hub thinks a picture is, with what it has learnt so far."""
-    teaching().get(name)
     _giver()
+    teaching().get(name)
     return jsonify(teaching().classify(name, _picture()))
 
 
