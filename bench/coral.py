@@ -1,11 +1,12 @@
 """What the benchmarks, the bundling script and the tests share about Coral's test pictures and
-models: the ImageNet classes a person would name each picture by, and the raw invoke time of a
-model file. No imports from tests/ (scripts/bundle_coral.py runs without the test packages)."""
+models: the ImageNet classes a person would name each picture by, the raw invoke time of a model
+file, and the views a pupil's camera could take of a picture (crops, tilts, light). No imports from tests/ (scripts/bundle_coral.py runs without the test packages)."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 # What a person would call each ImageNet test picture in ../shared/coral, as ImageNet classes
@@ -40,3 +41,24 @@ def invoke_ms(path: Path, threads: int = 1, invokes: int = 200) -> dict:
         it.invoke()
         times.append((time.perf_counter() - started) * 1000)
     return {"p50": round(float(np.percentile(times, 50)), 2), "p99": round(float(np.percentile(times, 99)), 2)}
+
+
+def crop(picture: np.ndarray, fraction: float, x: float = 0.5, y: float = 0.5) -> np.ndarray:
+    """`fraction` of each side, placed at (x, y) of the room left around it (0 left/top, 1 right/bottom)."""
+    h, w = picture.shape[:2]
+    ch, cw = round(h * fraction), round(w * fraction)
+    top, left = round((h - ch) * y), round((w - cw) * x)
+    return picture[top:top + ch, left:left + cw]
+
+
+def rotate(picture: np.ndarray, degrees: float) -> np.ndarray:
+    """Tilted about its centre, the corners filled by reflection."""
+    h, w = picture.shape[:2]
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(picture, turn, (w, h), borderMode=cv2.BORDER_REFLECT)
+
+
+def light(picture: np.ndarray, gain: float, gamma: float = 1.0) -> np.ndarray:
+    """Brighter or dimmer (`gain`), harsher (`gamma` over 1)."""
+    values = (picture.astype(np.float32) / 255) ** gamma * gain
+    return np.clip(values * 255, 0, 255).astype(np.uint8)

@@ -33,6 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.coral import crop, light, rotate  # noqa: E402
 from bench.report import publish  # noqa: E402
 from hub.adapters.image import preprocess  # noqa: E402
 from hub.manifest import Preprocess, TensorSpec  # noqa: E402
@@ -70,25 +71,6 @@ class Extractor:
         self.interpreter.set_tensor(self.input["index"], tensor)
         self.interpreter.invoke()
         return dequantize(self.interpreter.get_tensor(self.output["index"]), self.output_spec)
-
-
-def crop(picture: np.ndarray, fraction: float, x: float = 0.5, y: float = 0.5) -> np.ndarray:
-    """`fraction` of each side, its centre at (x, y) of the room left around it."""
-    h, w = picture.shape[:2]
-    ch, cw = round(h * fraction), round(w * fraction)
-    top, left = round((h - ch) * y), round((w - cw) * x)
-    return picture[top:top + ch, left:left + cw]
-
-
-def rotate(picture: np.ndarray, degrees: float) -> np.ndarray:
-    h, w = picture.shape[:2]
-    turn = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    return cv2.warpAffine(picture, turn, (w, h), borderMode=cv2.BORDER_REFLECT)
-
-
-def light(picture: np.ndarray, gain: float, gamma: float = 1.0) -> np.ndarray:
-    values = (picture.astype(np.float32) / 255) ** gamma * gain
-    return np.clip(values * 255, 0, 255).astype(np.uint8)
 
 
 # What a pupil's six shots of a thing could be: whole, mirrored, two crops, a tilt, more light.

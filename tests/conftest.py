@@ -275,6 +275,32 @@ def module_models(tmp_path_factory) -> Path:
     return root
 
 
+# Debian's Chromium for the browser tests, driven by Playwright (tests/test_browser*.py)
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture
+def browser():
+    """Chromium for one test."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def teach_models(tmp_path_factory) -> Path:
+    """What Teach the hub needs: the embedder and MoveNet (its backbones), and digits (not one)."""
+    root = tmp_path_factory.mktemp("teach-models")
+    for name in ("embedder", "movenet", "digits"):
+        copy_model(BUNDLED / name, root)
+    return root
+
+
 @pytest.fixture(scope="module")
 def zoo_models(module_models) -> Path:
     """The bundled models, and Coral's MobileNet when ../shared is there."""

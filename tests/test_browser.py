@@ -3,19 +3,15 @@ teacher sees it live, the kiosk shows the code. Screenshots go to test-artifacts
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import ARTIFACTS, BUNDLED, TEACHER_PIN, check_join_url, copy_model
+from tests.conftest import ARGS, ARTIFACTS, BUNDLED, CHROMIUM, TEACHER_PIN, check_join_url, copy_model
 from tests.drawing import STROKES, png
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make install-dev installs it)")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 FAKE_MEDIA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]  # a test camera and microphone
 # the longest side of the photos the pupils' page sends (and shows)
 LONGEST = int(re.search(r"const LONGEST = (\d+);", (Path(__file__).parent.parent / "hub" / "web" / "static"
@@ -26,16 +22,6 @@ LONGEST = int(re.search(r"const LONGEST = (\d+);", (Path(__file__).parent.parent
 def hub(module_models, module_hubs):
     """One hub for the module's lessons; each test ends its class."""
     return module_hubs(module_models)
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(autouse=True)
@@ -532,7 +518,8 @@ def axe_script() -> Path | None:
 
 AXE = axe_script()
 WIDTHS = (360, 768, 1280)
-LAYOUT = """() => {
+LAYOUT = """(root) => {  // the whole page, or the part a CSS selector names
+  const scope = root ? document.querySelector(root) : document.body;
   const problems = [];
   const shown = (el) => {
     const r = el.getBoundingClientRect();
@@ -542,12 +529,12 @@ LAYOUT = """() => {
     : el.tagName.toLowerCase() + [...el.classList].map((c) => '.' + c).join('') + ` "${el.textContent.trim().slice(0, 24)}"`;
   const wide = document.documentElement.scrollWidth;
   if (wide > innerWidth) problems.push(`the page scrolls sideways (${wide} px wide)`);
-  for (const el of document.querySelectorAll('button, select, input:not(.visually-hidden), label.button, a[href]')) {
+  for (const el of scope.querySelectorAll('button, select, input:not(.visually-hidden), label.button, a[href]')) {
     if (!shown(el)) continue;
     const r = el.getBoundingClientRect();
     if (r.width < 44 || r.height < 44) problems.push(`${named(el)} is ${Math.round(r.width)} x ${Math.round(r.height)} px`);
   }
-  for (const el of document.body.querySelectorAll('*')) {
+  for (const el of scope.querySelectorAll('*')) {
     if (!shown(el)) continue;
     const r = el.getBoundingClientRect();
     if (r.right > innerWidth + 1 || r.left < -1) {

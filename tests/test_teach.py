@@ -17,12 +17,14 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.coral import crop, light, rotate
 from hub.activities.pose_check import POSES
 from hub.errors import BadInput
 from hub.tasks.pose import MOVENET_KEYPOINTS, Keypoint
 from hub.teach import trainer
 from hub.teach.features import MIN_SCORE, NO_BODY, pose_vector
 from tests.conftest import BUNDLED, CORAL, call, copy_model, wait_for
+from tests.drawing import png
 
 THINGS = {"cat": "cat.bmp", "bird": "bird.bmp", "sunflower": "sunflower.bmp", "dragonfly": "dragonfly.bmp",
           "person": "grace_hopper.bmp"}
@@ -36,26 +38,8 @@ def photo(thing: str) -> np.ndarray:
     return cv2.imread(str(path))
 
 
-def crop(p: np.ndarray, fraction: float, x: float = 0.5, y: float = 0.5) -> np.ndarray:
-    """`fraction` of each side, placed at (x, y) of the room left around it (0 left/top, 1 right/bottom)."""
-    h, w = p.shape[:2]
-    ch, cw = round(h * fraction), round(w * fraction)
-    top, left = round((h - ch) * y), round((w - cw) * x)
-    return p[top:top + ch, left:left + cw]
-
-
-def rotate(p: np.ndarray, degrees: float) -> np.ndarray:
-    h, w = p.shape[:2]
-    return cv2.warpAffine(p, cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0), (w, h),
-                          borderMode=cv2.BORDER_REFLECT)
-
-
 def scaled(p: np.ndarray, factor: float) -> np.ndarray:
     return cv2.resize(p, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-
-
-def lit(p: np.ndarray, gain: float) -> np.ndarray:
-    return np.clip(p.astype(np.float32) * gain, 0, 255).astype(np.uint8)
 
 
 # The examples a class gives: the whole photo, its mirror, two corner crops, a flipped crop.
@@ -73,14 +57,8 @@ HELD_OUT_VIEWS = {
     "crop 75% bottom left": lambda p: crop(p, 0.75, 0, 1),
     "crop 75% tilted 8 degrees": lambda p: rotate(crop(p, 0.75, 0.3, 0.6), -8),
     "crop 90% at half size": lambda p: scaled(crop(p, 0.9, 0.6, 0.4), 0.5),
-    "crop 80% darker": lambda p: lit(crop(p, 0.8, 0.5, 0.2), 0.7),
+    "crop 80% darker": lambda p: light(crop(p, 0.8, 0.5, 0.2), 0.7),
 }
-
-
-def png(p: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(".png", p)
-    assert ok
-    return data.tobytes()
 
 
 def bmp(p: np.ndarray) -> bytes:
@@ -90,14 +68,6 @@ def bmp(p: np.ndarray) -> bytes:
 
 
 # ---- the hub ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def teach_models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("teach-models")
-    for name in ("embedder", "movenet", "digits"):
-        copy_model(BUNDLED / name, root)
-    return root
-
-
 @pytest.fixture(scope="module")
 def teach_app(teach_models, in_process):
     return in_process(teach_models, classroom={"answer_burst": 100, "answers_per_s": 100})

@@ -23,23 +23,16 @@ import socketio
 
 from hub.teach.features import NO_BODY
 from tests.conftest import BUNDLED, TEACHER_PIN, copy_model, wait_for
-from tests.test_teach import EXAMPLE_VIEWS, HELD_OUT_VIEWS, bmp, no_bytes_in, photo, png
+from tests.drawing import png
+from tests.test_teach import EXAMPLE_VIEWS, HELD_OUT_VIEWS, bmp, no_bytes_in, photo
 
 LIMITS = {"max_examples_per_thing": 4, "max_examples_per_pupil": 6}  # small, to reach them cheaply
 
 
 # ---- the hub and the people using it ----------------------------------------------------------------
 @pytest.fixture(scope="module")
-def server_models(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("teach-server-models")
-    for name in ("embedder", "movenet", "digits"):
-        copy_model(BUNDLED / name, root)
-    return root
-
-
-@pytest.fixture(scope="module")
-def hub(server_models, module_hubs):
-    return module_hubs(server_models, teach=LIMITS)
+def hub(teach_models, module_hubs):
+    return module_hubs(teach_models, teach=LIMITS)
 
 
 class Teacher:
@@ -92,17 +85,14 @@ def example(who, project: str, label: str, picture: bytes, content_type: str = "
                     headers={"Content-Type": content_type, **({"Connection": "close"} if close else {})})
 
 
-class Tablet:
-    """A pupil's tablet: python-socketio on /class, every event kept; REST with the join token."""
+class Listener:
+    """A python-socketio client on one namespace of the hub, every event it hears kept."""
 
-    def __init__(self, hub, code: str, nickname: str) -> None:
-        self.url, self.events, self._lock = hub.url, [], threading.Lock()
+    def __init__(self, hub, namespace: str, **connect) -> None:
+        self.url, self.namespace, self.events, self._lock = hub.url, namespace, [], threading.Lock()
         self.client = socketio.Client(reconnection=False)
-        self.client.on("*", self._heard, namespace="/class")
-        self.client.connect(hub.url, namespaces=["/class"], transports=["websocket"], wait_timeout=10)
-        self.joined = self.call("join", {"code": code, "nickname": nickname})
-        assert self.joined.get("ok"), self.joined
-        self.token, self.id = self.joined["token"], self.joined["student_id"]
+        self.client.on("*", self._heard, namespace=namespace)
+        self.client.connect(hub.url, namespaces=[namespace], transports=["websocket"], wait_timeout=10, **connect)
 
     def _heard(self, event, data=None):
         with self._lock:
@@ -112,39 +102,33 @@ class Tablet:
         with self._lock:
             return [d for e, d in self.events if e == name]
 
+    def close(self) -> None:
+        if self.client.connected:
+            self.client.disconnect()
+
+
+class Tablet(Listener):
+    """A pupil's tablet on /class; REST with the join token."""
+
+    def __init__(self, hub, code: str, nickname: str) -> None:
+        super().__init__(hub, "/class")
+        self.joined = self.call("join", {"code": code, "nickname": nickname})
+        assert self.joined.get("ok"), self.joined
+        self.token, self.id = self.joined["token"], self.joined["student_id"]
+
     def call(self, event: str, data=None) -> dict:
-        return self.client.call(event, data, namespace="/class", timeout=30)
+        return self.client.call(event, data, namespace=self.namespace, timeout=30)
 
     def post(self, path: str, headers: dict | None = None, **kw) -> requests.Response:
         return requests.post(self.url + path, headers={"Authorization": f"Bearer {self.token}", **(headers or {})},
                              timeout=30, **kw)
 
-    def close(self) -> None:
-        if self.client.connected:
-            self.client.disconnect()
 
-
-class Dashboard:
-    """The teacher's dashboard on /teacher, every event kept."""
+class Dashboard(Listener):
+    """The teacher's dashboard on /teacher."""
 
     def __init__(self, hub, token: str) -> None:
-        self.events, self._lock = [], threading.Lock()
-        self.client = socketio.Client(reconnection=False)
-        self.client.on("*", self._heard, namespace="/teacher")
-        self.client.connect(hub.url, namespaces=["/teacher"], transports=["websocket"], auth={"token": token},
-                            wait_timeout=10)
-
-    def _heard(self, event, data=None):
-        with self._lock:
-            self.events.append((event, data))
-
-    def heard(self, name: str) -> list:
-        with self._lock:
-            return [d for e, d in self.events if e == name]
-
-    def close(self) -> None:
-        if self.client.connected:
-            self.client.disconnect()
+        super().__init__(hub, "/teacher", auth={"token": token})
 
 
 @pytest.fixture
@@ -275,7 +259,7 @@ def test_a_pupil_sending_too_fast_is_slowed(hub, people):
 
 
 # ---- 2. every refusal ----------------------------------------------------------------------------------
-def test_every_refusal_is_a_clear_4xx(hub, server_models):
+def test_every_refusal_is_a_clear_4xx(hub, teach_models):
     teacher = Teacher(hub)
     teacher.post("/api/classes/current/end")
     assert error(teacher.post("/api/teach", json={"name": "early", "labels": ["a", "b"]})) == (409, "no_class")
@@ -360,13 +344,13 @@ def test_every_refusal_is_a_clear_4xx(hub, server_models):
     for picture, label in ((cat["whole"], "cat"), (birds["whole"], "bird")):
         assert example(teacher, "later", label, picture).status_code == 201
     teacher.trained("later", 2)
-    copy_model(BUNDLED / "digits", server_models, "later")
+    copy_model(BUNDLED / "digits", teach_models, "later")
     wait_for(lambda: any(m["name"] == "later" and m["status"] == "ready" for m in hub.get("/api/models").json()), 20)
     refused = teacher.post("/api/teach/later/save")
     assert error(refused) == (409, "name_taken") and "another name" in refused.json()["error"]
     assert hub.model("later")["task"] == "image-classification"  # untouched
-    assert json.loads((server_models / "later" / "manifest.json").read_text())["task"] == "image-classification"
-    assert not [p.name for p in server_models.iterdir() if ".tmp" in p.name]
+    assert json.loads((teach_models / "later" / "manifest.json").read_text())["task"] == "image-classification"
+    assert not [p.name for p in teach_models.iterdir() if ".tmp" in p.name]
     assert error(teacher.get("/api/teach/later/export")) == (404, "not_found")
     teacher.delete("/api/teach/later")
     assert error(teacher.post("/api/teach/nothing-here/reopen")) == (404, "not_found")
@@ -637,8 +621,8 @@ def test_no_picture_reaches_the_disk_and_the_examples_go_with_the_class(hub, peo
 
 
 # ---- 5. a restart mid-lesson -----------------------------------------------------------------------------------
-def test_a_restart_mid_lesson_keeps_the_project_and_learns_again(server_models, start_hub, people):
-    lone = start_hub(server_models, teach=LIMITS)
+def test_a_restart_mid_lesson_keeps_the_project_and_learns_again(teach_models, start_hub, people):
+    lone = start_hub(teach_models, teach=LIMITS)
     teacher = Teacher(lone)
     code = teacher.new_class()
     assert teacher.post("/api/teach", json={"name": "survivor", "labels": ["cat", "bird", "person"]}).status_code == 201

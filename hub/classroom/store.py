@@ -90,17 +90,24 @@ class Store:
             raise ConfigError(f"cannot use the class database {target} ({exc}): {_fix(exc, path)}") from None
         return db
 
-    def write(self, *statements: tuple[str, tuple]) -> None:
-        """Statements in one transaction, committed (and synced) before this returns."""
+    def write(self, *statements: tuple[str, tuple], synced: bool = True) -> list[int]:
+        """Statements in one transaction, committed (and synced, unless `synced` is off for this
+        commit) before this returns; the row id each statement inserted."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            if not synced:
+                self._db.execute("PRAGMA synchronous = NORMAL")
             try:
-                for sql, args in statements:
-                    self._db.execute(sql, args)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    ids = [self._db.execute(sql, args).lastrowid for sql, args in statements]
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                if not synced:
+                    self._db.execute("PRAGMA synchronous = FULL")
+        return ids
 
     def rows(self, sql: str, args: tuple = ()) -> list[dict]:
         with self._lock:
@@ -173,21 +180,8 @@ class Store:
         commit (any answer) or checkpoint takes it to the disk. A power cut may lose the examples of
         the last moment, never the database; the fsync would cost each example 1 to 10 ms (this VM,
         an SD card), and an example is cheaper to give again than an answer."""
-        with self._lock:
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    ids = [self._db.execute("INSERT INTO teach_example (project, label, given_by, features) "
-                                            "VALUES (?, ?, ?, ?)", (project, *example)).lastrowid
-                           for example in examples]
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            finally:
-                self._db.execute("PRAGMA synchronous = FULL")
-        return ids
+        return self.write(*(("INSERT INTO teach_example (project, label, given_by, features) VALUES (?, ?, ?, ?)",
+                             (project, *example)) for example in examples), synced=False)
 
     def drop_examples(self, project: str, given_by: str) -> None:
         self.write(("DELETE FROM teach_example WHERE project = ? AND given_by = ?", (project, given_by)))

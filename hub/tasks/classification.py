@@ -83,6 +83,12 @@ def top_k(output: np.ndarray, spec: "TensorSpec", labels: tuple[str, ...], k: in
             for i in best]
 
 
+def ranked(scores: np.ndarray, labels: tuple[str, ...], k: int) -> list[Class]:
+    """The k best of probabilities whose labels are already names a pupil reads (a class's own words)."""
+    best = np.argsort(-scores, kind="stable")[: min(k, scores.size)]
+    return [Class(int(i), labels[i], float(scores[i])) for i in best]
+
+
 def parse_top_k(raw: object, limit: int, default: int = 3) -> int:
     if raw is None or raw == "":
         return default

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .base import Picture, Prepared, Task
-from .classification import Class, Classes, parse_top_k
+from .classification import Classes, parse_top_k, ranked
 from .pose import MOVENET_KEYPOINTS
 
 if TYPE_CHECKING:
@@ -72,6 +72,4 @@ class TaughtClassification(Task):
     def decode(self, outputs: list[np.ndarray], spec: "ModelSpec", options: dict) -> Classes:
         backbone, features = self._parts(spec)
         result = backbone.decode(outputs, dataclasses.replace(spec, labels=()), options)  # its own names, not ours
-        scores = spec.trained.scores(features.vector(result))
-        best = np.argsort(-scores, kind="stable")[: min(options.get("top_k", 3), scores.size)]
-        return Classes([Class(int(i), spec.labels[i], float(scores[i])) for i in best])
+        return Classes(ranked(spec.trained.scores(features.vector(result)), spec.labels, options.get("top_k", 3)))

@@ -8,6 +8,7 @@ model (`head`) and its measured accuracy (`evaluation`) are replaced whole by th
 """
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -174,8 +175,6 @@ class Project:
         return out
 
     def row(self) -> dict:
-        import json
-
         return {"name": self.name, "labels": json.dumps(list(self.labels)), "kind": self.features.kind,
                 "backbone": self.backbone, "frozen": int(self.frozen), "reopened_from": self.reopened_from,
                 "created_at": self.created_at}

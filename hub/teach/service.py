@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import BackendUnavailable, BadInput, ClassStateError, HubError, NotFound
 from ..tasks import Picture
+from ..tasks.classification import ranked
 from . import saved, trainer
 from .features import KINDS, Features, kind
 from .project import EARLIER, UNSURE_BELOW, Example, Limits, Project, check_labels, plain_name
@@ -273,12 +274,9 @@ class TeachService:
         if head is None:
             raise ClassStateError("the hub has not learnt anything yet: give examples of at least two things",
                                   "not_trained")
-        scores = head.scores(self._features(project, media)[0])
-        best = np.argsort(-scores, kind="stable")[:TOP]
-        predictions = [{"index": int(i), "label": project.labels[i], "name": project.labels[i],
-                        "score": round(float(scores[i]), 6)} for i in best]
-        return {"project": project.name, "predictions": predictions,
-                "sure": bool(predictions) and predictions[0]["score"] >= UNSURE_BELOW, "unsure_below": UNSURE_BELOW}
+        found = ranked(head.scores(self._features(project, media)[0]), project.labels, TOP)
+        return {"project": project.name, "predictions": [c.to_json() for c in found],
+                "sure": bool(found) and found[0].score >= UNSURE_BELOW, "unsure_below": UNSURE_BELOW}
 
     def _features(self, project: Project, media: Picture) -> tuple[np.ndarray, str]:
         """The example's numbers, and where the backbone ran (`edgetpu` when it is placed there)."""

@@ -409,7 +409,7 @@ function startTeach(project) {
   drawTeach();
 }
 socket.on("teach", (m) => {
-  if (!activity || activity.name !== "teach-the-hub") return;  // heard in any activity; drawn only in this one
+  if (!activity || activity.name !== "teach-the-hub") return;  // sent in this activity: one that just changed
   activity.project = m.project;
   startTeach(m.project);
 });

@@ -116,7 +116,7 @@ function renderClass(c) {
   renderStudents();
 }
 
-function cell(row, text) { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
+function cell(row, text, tag = "td") { const c = document.createElement(tag); c.textContent = text; row.appendChild(c); return c; }
 
 function renderStudents() {
   const body = $("students");
@@ -234,13 +234,6 @@ function onTeach(m) {
   if (m.project === shown) renderTeach(m.status);
 }
 
-function cellOf(row, text, tag = "td") {
-  const c = document.createElement(tag);
-  c.textContent = text;
-  row.appendChild(c);
-  return c;
-}
-
 function renderTeach(status) {
   const had = !!teachState.status;
   teachState.status = status || null;
@@ -278,19 +271,19 @@ function renderExamples(s) {
   const table = $("teach-examples"), head = table.createTHead(), body = $("teach-examples-body"), foot = table.createTFoot();
   head.innerHTML = ""; body.innerHTML = ""; foot.innerHTML = "";
   const top = document.createElement("tr");
-  cellOf(top, "Pupil", "th").scope = "col";
-  for (const label of s.labels) { const th = cellOf(top, label, "th"); th.scope = "col"; th.className = "num"; }
-  const total = cellOf(top, "Total", "th"); total.scope = "col"; total.className = "num";
-  const actions = cellOf(top, "", "th"); actions.scope = "col";
+  cell(top, "Pupil", "th").scope = "col";
+  for (const label of s.labels) { const th = cell(top, label, "th"); th.scope = "col"; th.className = "num"; }
+  const total = cell(top, "Total", "th"); total.scope = "col"; total.className = "num";
+  const actions = cell(top, "", "th"); actions.scope = "col";
   const hidden = document.createElement("span"); hidden.className = "visually-hidden"; hidden.textContent = "Actions";
   actions.appendChild(hidden);
   head.appendChild(top);
   for (const p of s.by_pupil) {
     const tr = document.createElement("tr");
     tr.dataset.pupil = p.nickname;
-    cellOf(tr, p.nickname, "th").scope = "row";
-    for (const n of p.counts) cellOf(tr, n).className = "num";
-    cellOf(tr, p.total).className = "num";
+    cell(tr, p.nickname, "th").scope = "row";
+    for (const n of p.counts) cell(tr, n).className = "num";
+    cell(tr, p.total).className = "num";
     const b = document.createElement("button");
     b.className = "secondary";
     b.textContent = "Remove their examples";
@@ -300,20 +293,20 @@ function renderExamples(s) {
       const done = await teachCall("DELETE", teachPath(s.name, `/examples?given_by=${encodeURIComponent(p.id)}`));
       if (done) renderTeach(done);
     });
-    cellOf(tr, "").appendChild(b);
+    cell(tr, "").appendChild(b);
     body.appendChild(tr);
   }
   if (!s.by_pupil.length) {
     const tr = document.createElement("tr");
-    const td = cellOf(tr, "No examples yet: each tablet takes a photo, then taps what it shows.");
+    const td = cell(tr, "No examples yet: each tablet takes a photo, then taps what it shows.");
     td.colSpan = s.labels.length + 3;
     body.appendChild(tr);
   }
   const all = document.createElement("tr");
-  cellOf(all, "Everyone", "th").scope = "row";
-  for (const n of s.counts) cellOf(all, n).className = "num";
-  cellOf(all, s.total).className = "num";
-  cellOf(all, "");
+  cell(all, "Everyone", "th").scope = "row";
+  for (const n of s.counts) cell(all, n).className = "num";
+  cell(all, s.total).className = "num";
+  cell(all, "");
   foot.appendChild(all);
 }
 
@@ -333,14 +326,14 @@ function renderAccuracy(s) {
   if (!measured) return;
   const head = table.createTHead();
   const top = document.createElement("tr");
-  cellOf(top, "It was ↓ · the hub said →", "th").scope = "col";
-  for (const label of s.labels) { const th = cellOf(top, label, "th"); th.scope = "col"; th.className = "num"; }
+  cell(top, "It was ↓ · the hub said →", "th").scope = "col";
+  for (const label of s.labels) { const th = cell(top, label, "th"); th.scope = "col"; th.className = "num"; }
   head.appendChild(top);
   a.confusion.forEach((row, i) => {
     const tr = document.createElement("tr");
-    cellOf(tr, s.labels[i], "th").scope = "row";
+    cell(tr, s.labels[i], "th").scope = "row";
     row.forEach((n, j) => {
-      const td = cellOf(tr, n);
+      const td = cell(tr, n);
       td.className = "num" + (n ? (i === j ? " hit" : " miss") : "");
     });
     body.appendChild(tr);
