@@ -245,9 +245,9 @@ def test_two_tablets_teach_the_hub_and_a_third_sees_it(hub, browser, teacher_ses
 @pytest.mark.skipif(AXE is None, reason="axe-core not found: pip install axe-playwright-python (it ships axe.min.js) "
                                         "or set CLASSROOM_HUB_AXE to an axe.min.js")
 def test_the_teach_screens_pass_axe_at_three_widths(hub, browser, teacher_session, tmp_path):
-    """No serious or critical axe-core finding on the pupil's teach screen (a guess shown) and on the
-    dashboard with its panel (counts, accuracy, confusion table, the form opened) at 360, 768 and
-    1280 px, and no layout problem (sideways scroll, text cut off, a control under 44 px) on the
+    """No serious or critical axe-core finding on the pupil's teach screen (a guess shown), on the
+    dashboard with its panel (counts, accuracy, confusion table, the form opened) and on the kiosk
+    showing what is taught, at 360, 768 and 1280 px, and no layout problem (sideways scroll, text cut off, a control under 44 px) on the
     pupil's screen or in the panel; all kept in test-artifacts/a11y-teach.json."""
     import json
 
@@ -280,10 +280,15 @@ def test_the_teach_screens_pass_axe_at_three_widths(hub, browser, teacher_sessio
             teacher.locator("#teach-kind-poses + label").wait_for()
             audit(teacher, f"teach-dashboard-{width}", found)
             found[f"teach-dashboard-{width}"]["panel_layout"] = teacher.evaluate(LAYOUT, "#teach-panel")
+            kiosk = new_page(browser, [], viewport={"width": width, "height": 800})
+            kiosk.goto(hub.url + "/kiosk")  # what the class is teaching and the counts, for the room
+            kiosk.wait_for_function("document.getElementById('teach-counts').children.length === 2")
+            assert kiosk.inner_text("#teach-title") == "animals" and "cat" in kiosk.inner_text("#teach-counts")
+            audit(kiosk, f"teach-kiosk-{width}", found)
     finally:
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / "a11y-teach.json").write_text(json.dumps(found, indent=1, ensure_ascii=False))
-    assert len(found) == 2 * len(WIDTHS)
+    assert len(found) == 3 * len(WIDTHS)
     serious = {name: [v for v in page["violations"] if v["impact"] in ("serious", "critical")]
                for name, page in found.items()}
     assert not any(serious.values()), {name: v for name, v in serious.items() if v}
