@@ -94,7 +94,7 @@ def probe_variants(serving: dict[str, Variant], hashes: dict[str, str], timeout_
             probes[variant.path] = remembered
     todo = [v.path for v in serving.values() if v.path not in probes]
     if todo:
-        tried = probe_files(todo, timeout_s)
+        tried = probe_files(todo, timeout_s, vouched=frozenset(v.path for v in serving.values() if v.sha256))
         probes.update(tried)
         if cache:  # only what the child saw is what we serve
             cache.put([tried[v.path] for role, v in serving.items()

@@ -14,7 +14,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import machine
 from .errors import ModelError
+from .tflite_file import damage
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ def _probe_file(path: str) -> dict:
     from .accelerators import compiled_for
     from .runtime.litert import select_runtime
 
-    runtime = select_runtime()
+    runtime = select_runtime()  # imported by main() already: its failure is that file's
     with open(path, "rb") as fh:
         content = fh.read()
     compiled = compiled_for(content) is not None
@@ -60,6 +62,12 @@ def _probe_file(path: str) -> dict:
 
 
 def main(paths: list[str]) -> int:
+    try:  # said first, so that a runtime that crashes on every file is named by the parent
+        from .runtime.litert import select_runtime
+
+        print(json.dumps({"runtime": select_runtime().identity}), flush=True)
+    except Exception:  # noqa: BLE001 - the first file reports it
+        pass
     for path in paths:
         print(json.dumps({"start": path}), flush=True)
         try:
@@ -73,11 +81,31 @@ def main(paths: list[str]) -> int:
 CHILD = (sys.executable, "-m", "hub.probe")
 
 
-def probe_files(paths: list[Path], timeout_s: float, child: tuple[str, ...] = CHILD) -> dict[Path, ProbeResult]:
-    """Probe `paths` in one child; raise ModelError naming the file that failed or crashed it.
+def crash_message(culprit: Path | None, how: str, runtime: str, vouched: bool) -> str:
+    """Who to blame when the child died: the file, if its bytes do not hang together; else the
+    runtime, which crashes on a sound file when it cannot run on this CPU (seen under emulation)."""
+    if culprit is None:
+        return f"the TFLite runtime crashed ({how}) before it opened a model file"
+    try:
+        why = damage(culprit.read_bytes())
+    except OSError as exc:
+        why = f"it cannot be read again: {exc.strerror}"
+    if why:
+        return f"{culprit.name} crashed the runtime ({how}): the file is damaged ({why}); copy the model folder again"
+    sound = "a whole TFLite file" + (" with the sha256 its manifest gives" if vouched else "")
+    return (f"the TFLite runtime crashed on this machine ({how}) opening {culprit.name}, which is {sound}: "
+            f"the runtime ({runtime or 'unknown'}) cannot run on this CPU ({machine.describe()}). "
+            "Try a newer runtime (pip install --upgrade ai-edge-litert in the hub's environment), "
+            "and see docs/INSTALL.md for the systems the hub is tested on")
 
-    The child runs in the package's folder, so it is given absolute paths (a relative models
-    folder, `classroom-hub serve --models mymodels`, means the caller's folder)."""
+
+def probe_files(paths: list[Path], timeout_s: float, child: tuple[str, ...] = CHILD,
+                vouched: frozenset[Path] = frozenset()) -> dict[Path, ProbeResult]:
+    """Probe `paths` in one child; raise ModelError naming the file that failed or what crashed.
+
+    `vouched` are files whose bytes matched their manifest's sha256. The child runs in the
+    package's folder, so it is given absolute paths (a relative models folder, `classroom-hub
+    serve --models mymodels`, means the caller's folder)."""
     given = {str(p.absolute()): p for p in paths}
     try:
         done = subprocess.run(
@@ -88,11 +116,14 @@ def probe_files(paths: list[Path], timeout_s: float, child: tuple[str, ...] = CH
     except subprocess.TimeoutExpired:
         raise ModelError(f"checking the model file took over {timeout_s:.0f} s; it may be too large") from None
     results: dict[Path, ProbeResult] = {}
-    current = None
+    current, runtime = None, ""
     for line in done.stdout.splitlines():
         if not line.startswith("{"):
             continue
         record = json.loads(line)
+        if "runtime" in record and "file" not in record:
+            runtime = record["runtime"]
+            continue
         if "start" in record:
             current = record["start"]
             continue
@@ -103,11 +134,11 @@ def probe_files(paths: list[Path], timeout_s: float, child: tuple[str, ...] = CH
                                     record.get("runtime", ""))
         current = None
     if done.returncode != 0 or len(results) != len(paths):
-        culprit = Path(current).name if current else "a model file"
+        culprit = given.get(current, Path(current)) if current else None
         how = (f"signal {signal.Signals(-done.returncode).name}" if done.returncode < 0
                else f"exit code {done.returncode}")
         raise ModelError(
-            f"{culprit} crashed the runtime ({how}): the file is probably truncated or corrupt"
+            crash_message(culprit, how, runtime, culprit in vouched)
             + (f"; {done.stderr.strip().splitlines()[-1]}" if done.stderr.strip() else "")
         )
     return results

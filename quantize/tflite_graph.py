@@ -10,6 +10,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.tflite_file import IDENTIFIER, NotTFLite, Reader
+
 from .errors import QuantizeError
 
 TENSOR_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 5: "string", 6: "bool",
@@ -74,91 +76,20 @@ class Graph:
         return {op.name for op in self.operators if op.custom}
 
 
-class _Reader:
-    """Just enough of the flatbuffers wire format: tables, vectors, strings, scalars."""
-
-    def __init__(self, buf: bytes):
-        self.buf = buf
-
-    def _u32(self, pos: int) -> int:
-        if pos < 0 or pos + 4 > len(self.buf):
-            raise QuantizeError("not a TFLite model: the flatbuffer points outside the file (truncated?)")
-        return struct.unpack_from("<I", self.buf, pos)[0]
-
-    def _field(self, table: int, slot: int) -> int:
-        """Absolute position of a table field, or 0 when absent."""
-        if table < 0 or table + 4 > len(self.buf):
-            raise QuantizeError("not a TFLite model: a table lies outside the file (truncated?)")
-        vtable = table - struct.unpack_from("<i", self.buf, table)[0]
-        if vtable < 0 or vtable + 4 > len(self.buf):
-            raise QuantizeError("not a TFLite model: bad vtable")
-        vt_size = struct.unpack_from("<H", self.buf, vtable)[0]
-        entry = 4 + 2 * slot
-        if entry + 2 > vt_size:
-            return 0
-        offset = struct.unpack_from("<H", self.buf, vtable + entry)[0]
-        return table + offset if offset else 0
-
-    def scalar(self, table: int, slot: int, fmt: str, default: int = 0) -> int:
-        pos = self._field(table, slot)
-        if not pos:
-            return default
-        if pos + struct.calcsize(fmt) > len(self.buf):
-            raise QuantizeError("not a TFLite model: field past the end of the file")
-        return struct.unpack_from("<" + fmt, self.buf, pos)[0]
-
-    def _deref(self, pos: int) -> int:
-        return pos + self._u32(pos)
-
-    def table(self, table: int, slot: int) -> int:
-        pos = self._field(table, slot)
-        return self._deref(pos) if pos else 0
-
-    def vector(self, table: int, slot: int) -> tuple[int, int]:
-        """(position of the first element, length), or (0, 0) when absent."""
-        pos = self._field(table, slot)
-        if not pos:
-            return 0, 0
-        start = self._deref(pos)
-        length = self._u32(start)
-        if start + 4 + length > len(self.buf):
-            raise QuantizeError("not a TFLite model: vector past the end of the file (truncated?)")
-        return start + 4, length
-
-    def tables(self, table: int, slot: int) -> list[int]:
-        start, length = self.vector(table, slot)
-        return [self._deref(start + 4 * i) for i in range(length)]
-
-    def ints(self, table: int, slot: int) -> tuple[int, ...]:
-        start, length = self.vector(table, slot)
-        if start + 4 * length > len(self.buf):
-            raise QuantizeError("not a TFLite model: vector past the end of the file")
-        return struct.unpack_from(f"<{length}i", self.buf, start) if length else ()
-
-    def floats_len(self, table: int, slot: int) -> int:
-        return self.vector(table, slot)[1]
-
-    def string(self, table: int, slot: int) -> str:
-        start, length = self.vector(table, slot)
-        if not start:
-            return ""
-        if start + length > len(self.buf):
-            raise QuantizeError("not a TFLite model: string past the end of the file")
-        return self.buf[start:start + length].decode("utf-8", "replace")
-
-
 def read_graph(source: bytes | Path) -> Graph:
     """The main subgraph's ops and tensors; QuantizeError if the file is not a TFLite model."""
     buf = source.read_bytes() if isinstance(source, Path) else source
-    if len(buf) < 8 or buf[4:8] != b"TFL3":
+    if len(buf) < 8 or buf[4:8] != IDENTIFIER:
         raise QuantizeError("not a TFLite model (no TFL3 identifier): give a .tflite file")
     try:
-        return _read(_Reader(buf))
+        return _read(Reader(buf))
+    except NotTFLite as exc:
+        raise QuantizeError(str(exc)) from None
     except (struct.error, IndexError, UnicodeDecodeError):
         raise QuantizeError("not a TFLite model: the flatbuffer is damaged or truncated") from None
 
 
-def _read(r: _Reader) -> Graph:
+def _read(r: Reader) -> Graph:
     root = r._deref(0)
     codes = []
     for oc in r.tables(root, 1):

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from hub.tflite_file import Reader
 from quantize.compiler import WHERE_TO_GET, compile_model, parse_log
 from quantize.edgetpu import COMPILER16_MAX_VERSION, check
 from quantize.errors import QuantizeError
-from quantize.tflite_graph import _Reader, read_graph
+from quantize.tflite_graph import read_graph
 from tests.conftest import BUNDLED, ROOT
 
 LOGS = Path(__file__).parent / "data" / "edgetpu_logs"
@@ -61,7 +62,7 @@ def test_coral_models_agree_with_what_the_real_compiler_did(coral, plain, compil
 def _bump_version(content: bytes, op_name: str, version: int) -> bytes:
     """The real int8 file with one opcode's version field raised: what a newer converter writes."""
     buf = bytearray(content)
-    r = _Reader(bytes(buf))
+    r = Reader(bytes(buf))
     root = r._deref(0)
     graph = read_graph(bytes(buf))
     names = [op.name for op in graph.operators]

@@ -90,9 +90,49 @@ def test_a_file_that_crashes_the_runtime_kills_only_the_probe_child(tmp_path):
         "    print(json.dumps({'start': p}), flush=True)\n"
         "    if p.endswith('bad.tflite'): os.kill(os.getpid(), signal.SIGSEGV)\n"
         "    print(json.dumps(_probe_file(p)), flush=True)\n"))
-    with pytest.raises(ModelError, match=r"bad.tflite crashed the runtime \(signal SIGSEGV\)"):
+    with pytest.raises(ModelError, match=r"bad.tflite crashed the runtime \(signal SIGSEGV\): the file is damaged"):
         probe_files([good, bad], timeout_s=30, child=dies_on_bad)
     assert probe_files([good], timeout_s=30, child=dies_on_bad)[good].inputs[0]["dtype"] == "int8"
+
+
+def test_every_bundled_model_file_is_sound_and_a_cut_one_is_not():
+    """hub.tflite_file.damage walks every table, vector and buffer a file declares: a copy cut
+    short anywhere but in its last few bytes of padding is found out without an interpreter."""
+    from hub.tflite_file import damage
+
+    files = sorted(BUNDLED.glob("*/*.tflite"))
+    assert len(files) >= 4
+    for f in files:
+        content = f.read_bytes()
+        assert damage(content) is None, f
+        for cut in (7, 64, 4096, len(content) // 3, len(content) // 2, len(content) - 4096):
+            assert damage(content[:cut]), (f.name, cut)
+    assert "TFL3" in damage(b"\x89PNG\r\n\x1a\n" + bytes(64))
+
+
+def test_a_runtime_that_crashes_on_a_sound_file_is_blamed_not_the_file(tmp_path):
+    """A runtime that cannot run on this CPU dies on every file (LiteRT under qemu-user without a
+    Pi's /proc/cpuinfo: tests/test_arm64.py shows the real one). The bytes check out, so the hub
+    names the runtime and the machine; a sha256 from the manifest is said too."""
+    import sys
+
+    from hub.probe import probe_files
+
+    sound = tmp_path / "sound.tflite"
+    sound.write_bytes((BUNDLED / "digits" / "digits_int8.tflite").read_bytes())
+    dies_on_every_file = (sys.executable, "-c", (
+        "import json, os, signal, sys\n"
+        "print(json.dumps({'runtime': 'ai_edge_litert 9.9; python 3.11; aarch64'}), flush=True)\n"
+        "print(json.dumps({'start': sys.argv[1]}), flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGSEGV)\n"))
+    for vouched, sha_words in ((frozenset(), False), (frozenset([sound]), True)):
+        with pytest.raises(ModelError) as raised:
+            probe_files([sound], timeout_s=30, child=dies_on_every_file, vouched=vouched)
+        message = str(raised.value)
+        assert message.startswith("the TFLite runtime crashed on this machine (signal SIGSEGV) opening sound.tflite")
+        assert "ai_edge_litert 9.9" in message and "cannot run on this CPU" in message
+        assert "damaged" not in message and "corrupt" not in message
+        assert ("sha256 its manifest gives" in message) == sha_words
 
 
 class Load:
