@@ -124,6 +124,57 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     return run(args.port, args.wait, args.print)
 
 
+def _thread_counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        counts = ()
+    if not counts or not all(1 <= n <= 64 for n in counts):
+        raise argparse.ArgumentTypeError(f"{text!r}: give thread counts from 1 to 64, such as 1,2,3,4")
+    return counts
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of at least 1")
+    return int(text)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Measure this machine as the hub uses it: a table on stdout, the whole result as JSON."""
+    import json
+
+    from .selfbench import BenchError, Plan, run, table
+
+    config = _config(args)
+    setup_logging("WARNING")  # the table and the JSON are the output; the hub's INFO lines are not
+    plan = Plan.make(args.quick, args.threads, args.requests)
+    try:
+        result = run(config, args.config.absolute() if args.config else None, plan,
+                     say=lambda line: print(line, file=sys.stderr, flush=True))
+    except BenchError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.details.get("log"):
+            print("the hub's last lines:\n" + exc.details["log"], file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted (a hub it had started is stopped)", file=sys.stderr)
+        return 130
+    text = json.dumps(result, indent=2)
+    if args.json == "-":
+        print(text)
+        return 0
+    print(table(result))
+    if args.json:
+        try:
+            Path(args.json).write_text(text + "\n")
+        except OSError as exc:
+            print(f"error: cannot write the JSON to {args.json}: {exc}; give another --json FILE", file=sys.stderr)
+            return 2
+        print(f"the whole result, as JSON: {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="classroom-hub", description="Offline AI hub for classrooms.")
     parser.add_argument("--version", action="version", version=f"classroom-hub {__version__}")
@@ -168,6 +219,20 @@ def build_parser() -> argparse.ArgumentParser:
     kiosk.add_argument("--wait", type=float, default=120, help="seconds to wait for the hub (default 120)")
     kiosk.add_argument("--print", action="store_true", help="print the browser command instead of running it")
     kiosk.set_defaults(func=cmd_kiosk)
+    bench = sub.add_parser("bench", help="measure this machine as the hub uses it: every model's invoke at 1-4 "
+                                         "threads (and on an Edge TPU), the hub's REST p50/p99, time to ready, "
+                                         "memory, temperature; a table, and JSON to paste into an issue")
+    bench.add_argument("--config", type=Path, metavar="FILE",
+                       help="TOML config file (the hub's, for its models and settings)")
+    bench.add_argument("--models", type=Path, metavar="DIR", help="models folder (default from the config)")
+    bench.add_argument("--threads", type=_thread_counts, metavar="N,N,...",
+                       help="interpreter thread counts to try (default 1,2,3,4)")
+    bench.add_argument("--requests", type=_positive, metavar="N",
+                       help="timed REST requests per model (default 200; 30 with --quick)")
+    bench.add_argument("--json", metavar="FILE", help="write the whole result as JSON to FILE; - prints it "
+                                                      "instead of the table")
+    bench.add_argument("--quick", action="store_true", help="fewer invokes and requests: under a minute")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 
