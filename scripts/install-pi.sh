@@ -5,13 +5,16 @@
 #   sudo scripts/install-pi.sh --uninstall [--purge]
 #
 # What it does (again and again without harm: it keeps the config, the PIN and the models):
-#   Debian packages (python3-venv, libportaudio2, cage, chromium, curl); system users
-#   classroom-hub and classroom-kiosk; a venv in /opt/classroom-hub (from the network, or from
-#   a wheelhouse folder copied on a USB stick: no network at all); the config in
+#   Debian packages (python3-venv, libportaudio2, cage, chromium, curl), refreshing apt's package
+#   lists first only when one is missing (with all of them there it never touches the network);
+#   system users classroom-hub and classroom-kiosk; a venv in /opt/classroom-hub (from the
+#   network, or from a wheelhouse folder copied on a USB stick: no network at all); the config in
 #   /etc/classroom-hub/hub.toml; models and data in /var/lib/classroom-hub; the teacher's PIN
-#   (printed once); the systemd units and the Coral udev rule, enabled.
+#   (printed once); the systemd units and the Coral udev rule, enabled and started.
+# Without systemd running (an image being prepared, a chroot, a container) the units are only
+#   enabled: the hub starts at the next boot. 32-bit ARM (armhf) is refused before any change.
 # --prefix DIR installs everything under DIR instead of / and, with --no-root, skips what needs
-# root (packages, users, systemctl, udevadm): that is how the tests run it end to end.
+#   root (packages, users, systemctl, udevadm): that is how the tests run it end to end.
 set -eu
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,7 +46,7 @@ while [ $# -gt 0 ]; do
     --port) PORT=$2; shift 2 ;;
     --uninstall) UNINSTALL=1; shift ;;
     --purge) PURGE=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,${/^#/!q;p;}' "$0"; exit 0 ;;  # the comment above
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -57,14 +60,38 @@ RULES=$PREFIX/etc/udev/rules.d
 
 say() { printf '[classroom-hub] %s\n' "$*"; }
 
+# 32-bit ARM cannot run the hub: ai-edge-litert has no build for it, nor numpy or OpenCV on PyPI
+# (docs/INSTALL.md). Refused before anything changes. dpkg's architecture decides, not the
+# kernel's: a Pi 4 running the 32-bit OS has a 64-bit kernel (uname -m: aarch64) under an armhf
+# userland, and the userland is what runs Python. Removing is always allowed.
+if [ "$UNINSTALL" = 0 ]; then
+  arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
+  case "$arch" in
+    armhf|armel|arm|armv*l)
+      echo "Classroom Hub needs the 64-bit Raspberry Pi OS (arm64); this system is 32-bit ($arch). Install 'Raspberry Pi OS (64-bit)' with Raspberry Pi Imager: it runs on every Pi 3, 4, 5 and Zero 2 W (docs/INSTALL.md)." >&2
+      exit 2 ;;
+  esac
+fi
+
 if [ "$ROOT" = 1 ] && [ "$(id -u)" != 0 ]; then
   echo "run as root (sudo $0 ...), or use --prefix DIR --no-root to try it out" >&2
   exit 2
 fi
 
+# systemd running as PID 1 (the test of sd_booted(3)); not in an image being prepared, a chroot or
+# a container. There systemctl still enables units (it works on the files), but reloading,
+# starting and udevadm need daemons that are not running.
+BOOTED=0
+[ -d /run/systemd/system ] && BOOTED=1
+UNITS_ALL="classroom-kiosk.service classroom-hub.service classroom-hub-tls.timer"
+
 if [ "$UNINSTALL" = 1 ]; then
   if [ "$ROOT" = 1 ]; then
-    systemctl disable --now classroom-kiosk.service classroom-hub.service classroom-hub-tls.timer 2>/dev/null || true
+    if [ "$BOOTED" = 1 ]; then
+      systemctl disable --now $UNITS_ALL 2>/dev/null || true
+    else
+      systemctl disable $UNITS_ALL 2>/dev/null || true
+    fi
   fi
   rm -f "$UNITS/classroom-hub.service" "$UNITS/classroom-kiosk.service" "$RULES/60-coral-edgetpu.rules" \
     "$UNITS/classroom-hub-tls.service" "$UNITS/classroom-hub-tls.timer"
@@ -76,17 +103,42 @@ if [ "$UNINSTALL" = 1 ]; then
     say "removed; kept $ETC, $DATA and $CA (models, PIN, certificates); --purge removes them too"
   fi
   if [ "$ROOT" = 1 ]; then
-    systemctl daemon-reload
-    udevadm control --reload-rules 2>/dev/null || true
+    if [ "$BOOTED" = 1 ]; then
+      systemctl daemon-reload
+      udevadm control --reload-rules 2>/dev/null || true
+    fi
     [ "$PURGE" = 1 ] && { userdel classroom-hub 2>/dev/null || true; userdel classroom-kiosk 2>/dev/null || true; }
   fi
   exit 0
 fi
 
 if [ "$APT" = 1 ]; then
-  say "installing Debian packages"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $HUB_PACKAGES \
-    $( [ "$KIOSK" = 1 ] && echo "$KIOSK_PACKAGES" ) >/dev/null
+  wanted=$HUB_PACKAGES
+  if [ "$KIOSK" = 1 ]; then wanted="$wanted $KIOSK_PACKAGES"; fi
+  # dpkg's own database says what is there: with everything installed (the offline USB-stick
+  # install) apt is not run at all, so nothing reaches for the network.
+  missing=""
+  for package in $wanted; do
+    case "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" in
+      *" installed") ;;
+      *) missing="$missing $package" ;;
+    esac
+  done
+  missing=${missing# }
+  if [ -z "$missing" ]; then
+    say "Debian packages: all there already"
+  else
+    # A fresh Bookworm image has empty package lists, and then apt-get install finds nothing. A
+    # failed refresh (no network, or one broken source among several) stops only if the install
+    # then fails too: apt may still have what it needs.
+    say "installing Debian packages: $missing (refreshing the package lists first)"
+    refreshed=$(apt-get update -q 2>&1) || say "could not refresh every package list; trying with what apt has"
+    if ! installed=$(DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $wanted 2>&1); then
+      printf '%s\n%s\n' "$refreshed" "$installed" | grep -E '^(E|W): ' | tail -n 3 >&2 || true
+      echo "[classroom-hub] missing Debian packages: $missing, and apt could not get them (is there a network?): connect this machine to the network and run this again, or start from an image that has them (docs/INSTALL.md)" >&2
+      exit 1
+    fi
+  fi
 fi
 
 if [ "$ROOT" = 1 ]; then
@@ -175,6 +227,22 @@ if [ "$ROOT" = 1 ]; then
   # reads its certificate but cannot change it (systemd/classroom-hub.service, ExecStartPre).
   find "$DATA" -path "$DATA/tls" -prune -o -exec chown -h classroom-hub:classroom-hub {} +
   chmod 0750 "$DATA"
+fi
+
+if [ "$ROOT" = 1 ] && [ "$BOOTED" = 0 ]; then
+  if ! command -v systemctl >/dev/null 2>&1; then
+    say "installed, but systemd is not installed here, so there are no services: start the hub with"
+    say "  $OPT/venv/bin/classroom-hub serve --config $ETC/hub.toml"
+    exit 0
+  fi
+  systemctl enable classroom-hub.service classroom-hub-tls.timer
+  if [ "$KIOSK" = 1 ]; then
+    systemctl enable classroom-kiosk.service
+    systemctl set-default graphical.target >/dev/null
+  fi
+  say "systemd is not running here (an image being prepared, a chroot or a container): the hub is installed and its services start at the next boot"
+  say "then check it with: classroom-hub doctor (or: journalctl -u classroom-hub)"
+elif [ "$ROOT" = 1 ]; then
   udevadm control --reload-rules && udevadm trigger --subsystem-match=usb || true
   systemctl daemon-reload
   systemctl enable --now classroom-hub.service
@@ -184,7 +252,9 @@ if [ "$ROOT" = 1 ]; then
     systemctl set-default graphical.target >/dev/null
   fi
   say "installed. Check it with: classroom-hub doctor (or: journalctl -u classroom-hub)"
-  [ "$KIOSK" = 1 ] && say "reboot once: the screen then shows the class code (the hub's /kiosk page on port $PORT)"
+  if [ "$KIOSK" = 1 ]; then  # (an `&&` here would be the script's last command: exit 1 with --no-kiosk)
+    say "reboot once: the screen then shows the class code (the hub's /kiosk page on port $PORT)"
+  fi
 else
   say "installed under $PREFIX (no root: packages, users and services were skipped)"
 fi

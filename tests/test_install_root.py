@@ -1,0 +1,283 @@
+"""scripts/install-pi.sh as root in a Debian Bookworm root folder where systemd is not PID 1 (an
+image being prepared, a chroot, a container: issue 18): it installs everything from a wheelhouse,
+enables the units for the next boot and says so; it refreshes apt's package lists only when a
+package it wants is missing, never otherwise; and with a package missing and no network it names
+the package and the fix.
+
+The root is made with mmdebstrap from this machine's own apt sources (as scripts/bookworm-image.sh
+does), built once and cached outside the repository, and copied for each test. The installer runs
+in it through chroot, with no network at all (a network namespace of its own) and with /proc and
+/dev mounted in a mount namespace of its own, so that no mount can outlive a test, even a killed one.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hub import __version__
+from tests.conftest import ROOT
+
+INSTALLER = ROOT / "scripts" / "install-pi.sh"
+CACHE = Path(os.environ.get("CLASSROOM_HUB_INSTALL_ROOT_CACHE",
+                            Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+                            / "classroom-hub" / "install-root"))
+ARCHES = {"x86_64": "x86_64", "aarch64": "aarch64"}  # this machine's, as scripts/wheelhouse.sh names it
+HOST_TOOLS = ("mmdebstrap", "chroot", "unshare", "dpkg-deb")
+# What a root needs for install-pi.sh --no-kiosk: the Debian packages it wants (read from it, as
+# scripts/bookworm-image.sh does), systemctl to enable units, and useradd. No udev: without systemd
+# running the installer leaves udevadm alone.
+EXTRA_PACKAGES = ("systemd", "passwd")
+# The .debs are kept (--skip=cleanup/apt/cache), then moved out of the root: a test serves one of
+# them from a local apt repository.
+MMDEBSTRAP = ["mmdebstrap", "--variant=apt", "--components=main", "--aptopt=APT::Install-Recommends \"false\"",
+              "--skip=cleanup/apt/cache"]
+# Run as sudo would run it: a clean environment (not this test's PIP_* settings).
+CLEAN_ENV = "env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8"
+# $1: the root, $2: the command. /dev with /dev/pts (apt logs through a pseudo-terminal). Unmounted
+# at the end; the private mount namespace (unshare's default) drops the mounts anyway when the
+# command ends, however it ends.
+IN_ROOT = f"""
+set -e
+mount -t proc proc "$1/proc"
+mount --rbind /dev "$1/dev"
+set +e
+chroot "$1" {CLEAN_ENV} sh -c "$2"
+status=$?
+umount -R "$1/dev"; umount "$1/proc"
+exit $status
+"""
+HUB_UNIT = "/etc/systemd/system/classroom-hub.service"
+TLS_TIMER = "/etc/systemd/system/classroom-hub-tls.timer"
+USB = "/media/usb"  # where the project and the wheelhouse are in the root, as on a school's stick
+
+
+def wanted_packages() -> list[str]:
+    line = next(line for line in INSTALLER.read_text().splitlines() if line.startswith("HUB_PACKAGES="))
+    return line.split("=", 1)[1].strip('"').split()
+
+
+def apt_sources() -> Path | None:
+    """This machine's Debian apt source, found as scripts/bookworm-image.sh finds it."""
+    candidates = [Path("/etc/apt/sources.list.d/debian.sources"),
+                  *sorted(Path("/etc/apt/sources.list.d").glob("*.sources")), Path("/etc/apt/sources.list")]
+    for path in candidates:
+        if path.is_file() and path.stat().st_size and "debian" in (text := path.read_text()) \
+                and "disabled" not in text:
+            return path
+    return None
+
+
+def unavailable_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root (mmdebstrap, chroot and the mounts in the root)"
+    missing = [tool for tool in HOST_TOOLS if not shutil.which(tool)]
+    if missing:
+        return f"missing {', '.join(missing)} (apt-get install mmdebstrap; scripts/system-deps.sh)"
+    if platform.machine() not in ARCHES:
+        return f"no wheelhouse for this machine's architecture ({platform.machine()})"
+    if apt_sources() is None:
+        return "no Debian apt source on this machine to build the root from"
+    probe = subprocess.run(["unshare", "--mount", "--net", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"cannot make mount and network namespaces here: {probe.stderr.strip()}"
+    return None
+
+
+def ensure_root() -> Path:
+    """The cached root (folder/root) and the .debs it was made from (folder/debs), built once per
+    version of what decides them: the packages, mmdebstrap's options and the apt sources."""
+    sources = apt_sources()
+    packages = sorted({*wanted_packages(), *EXTRA_PACKAGES})
+    key = hashlib.sha256(json.dumps([MMDEBSTRAP, packages, sources.read_text()]).encode()).hexdigest()[:16]
+    folder = CACHE / f"bookworm-{key}"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / ".lock", "w") as lock:  # another test run may be building the same root
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (folder / "root" / "usr" / "bin" / "systemctl").exists():
+            return folder
+        building = CACHE / f"bookworm-{key}.building"
+        shutil.rmtree(building, ignore_errors=True)
+        (building / "debs").mkdir(parents=True)
+        done = subprocess.run([*MMDEBSTRAP, f"--include={','.join(packages)}", "bookworm", str(building / "root"),
+                               str(sources)], capture_output=True, text=True, timeout=1800)
+        if done.returncode != 0:
+            raise RuntimeError(f"mmdebstrap failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        for deb in (building / "root/var/cache/apt/archives").glob("*.deb"):
+            shutil.move(deb, building / "debs" / deb.name)
+        building.rename(folder)
+        for old in CACHE.glob("bookworm-*"):  # earlier versions
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cached():
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"no Bookworm root here: {reason}")
+    return ensure_root()
+
+
+@pytest.fixture(scope="module")
+def wheelhouse(cached, tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheelhouse") / "wheelhouse"
+    built = subprocess.run(["sh", str(ROOT / "scripts" / "wheelhouse.sh"), ARCHES[platform.machine()], str(out)],
+                           env={**os.environ, "PIP": f"{sys.executable} -m pip"}, cwd=ROOT,
+                           capture_output=True, text=True, timeout=900)
+    assert built.returncode == 0, built.stderr[-3000:]
+    return out
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+@pytest.fixture
+def root(cached, wheelhouse, tmp_path):
+    """A copy of the cached root with the project and the wheelhouse in /media/usb, as on the stick."""
+    from tests.pi_deploy import project_files
+
+    target = tmp_path / "root"
+    copied = subprocess.run(["cp", "-a", str(cached / "root"), str(target)], capture_output=True, text=True)
+    assert copied.returncode == 0, copied.stderr
+    for name in project_files():
+        dest = target / USB.lstrip("/") / "classroom-hub" / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, dest)
+    shutil.copytree(wheelhouse, target / USB.lstrip("/") / "wheelhouse", copy_function=_link_or_copy)
+    yield target
+    assert not mounts_under(tmp_path), mounts_under(tmp_path)
+
+
+def mounts_under(folder: Path) -> list[str]:
+    """Mount points under `folder` in this (the host's) mount namespace: there must be none."""
+    points = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    return [point for point in points if point.startswith(str(folder))]
+
+
+def in_root(root: Path, command: str, timeout_s: float = 900) -> subprocess.CompletedProcess:
+    """`command` (sh) run as root in `root`: chrooted, a clean environment, no network."""
+    try:
+        return subprocess.run(["unshare", "--mount", "--net", "sh", "-c", IN_ROOT, "in-root", str(root), command],
+                              capture_output=True, text=True, timeout=timeout_s)
+    finally:
+        assert not mounts_under(root), mounts_under(root)
+
+
+def install(root: Path, *options: str) -> subprocess.CompletedProcess:
+    return in_root(root, f"cd {USB}/classroom-hub && sh scripts/install-pi.sh --no-kiosk "
+                         f"--wheelhouse {USB}/wheelhouse {' '.join(options)}")
+
+
+def package_lists(root: Path) -> list[str]:
+    """The package lists apt has (a fresh root has none: mmdebstrap empties them). A `file:`
+    source's list is a symbolic link to the repository's own index."""
+    lists = root / "var/lib/apt/lists"
+    return sorted(p.name for p in lists.iterdir() if not stat.S_ISDIR(p.lstat().st_mode) and p.name != "lock")
+
+
+def status(root: Path, package: str) -> str:
+    return in_root(root, f"dpkg-query -W -f='${{Status}}' {package} 2>/dev/null || true", 60).stdout
+
+
+def remove(root: Path, package: str) -> None:
+    done = in_root(root, f"dpkg --purge {package}", 120)
+    assert done.returncode == 0 and status(root, package) != "install ok installed", done.stderr
+
+
+def uid_of(root: Path, user: str) -> int:
+    for line in (root / "etc/passwd").read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == user:
+            return int(fields[2])
+    raise AssertionError(f"no user {user} in the root")
+
+
+def test_installs_without_systemd_and_without_network_then_again_then_uninstalls(root):
+    assert package_lists(root) == [], "a fresh root has no package lists"
+    done = install(root)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "systemd is not running here" in done.stdout and "services start at the next boot" in done.stdout, out
+    # everything it wants is installed: apt is left alone, no list fetched (there is no network)
+    assert "Debian packages: all there already" in done.stdout and "refreshing" not in out, out
+    assert package_lists(root) == []
+    units = root / "etc/systemd/system"
+    assert os.readlink(units / "multi-user.target.wants/classroom-hub.service") == HUB_UNIT
+    assert os.readlink(units / "timers.target.wants/classroom-hub-tls.timer") == TLS_TIMER
+    assert "/opt/classroom-hub/venv/bin/classroom-hub" in (root / HUB_UNIT.lstrip("/")).read_text()
+    version = in_root(root, "/opt/classroom-hub/venv/bin/classroom-hub --version", 120)
+    assert version.returncode == 0 and version.stdout.strip() == f"classroom-hub {__version__}", version
+    assert "[models]" in (root / "etc/classroom-hub/hub.toml").read_text()
+    pin = root / "var/lib/classroom-hub/teacher-pin.json"
+    assert "Teacher PIN (shown once, write it down)" in done.stdout
+    assert pin.stat().st_uid == uid_of(root, "classroom-hub") and oct(pin.stat().st_mode)[-3:] == "600"
+
+    again = install(root)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "kept the existing" in again.stdout and "Teacher PIN" not in again.stdout, again.stdout
+    assert os.readlink(units / "multi-user.target.wants/classroom-hub.service") == HUB_UNIT
+
+    removed = in_root(root, f"sh {USB}/classroom-hub/scripts/install-pi.sh --uninstall")
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert not (units / "classroom-hub.service").exists() and not (root / "opt/classroom-hub").exists()
+    assert not os.path.lexists(units / "multi-user.target.wants/classroom-hub.service")
+    assert not os.path.lexists(units / "timers.target.wants/classroom-hub-tls.timer")
+    assert (root / "etc/classroom-hub/hub.toml").exists() and pin.exists()  # kept without --purge
+
+
+def local_repository(root: Path, debs: list[Path]) -> None:
+    """A `file:` apt repository in the root holding `debs`, made the root's only source: a
+    Packages index (what dpkg-scanpackages writes: each package's control fields, its file, size
+    and hash), trusted without a signature."""
+    repo = root / "srv/classroom-hub-repo"
+    repo.mkdir(parents=True)
+    stanzas = []
+    for deb in debs:
+        shutil.copy2(deb, repo / deb.name)
+        fields = subprocess.run(["dpkg-deb", "--field", str(deb)], capture_output=True, text=True, check=True)
+        stanzas.append(f"{fields.stdout.rstrip()}\nFilename: ./{deb.name}\nSize: {deb.stat().st_size}\n"
+                       f"SHA256: {hashlib.sha256(deb.read_bytes()).hexdigest()}\n")
+    (repo / "Packages").write_text("\n".join(stanzas))
+    for old in (root / "etc/apt/sources.list.d").iterdir():
+        old.unlink()
+    (root / "etc/apt/sources.list").write_text("deb [trusted=yes] file:/srv/classroom-hub-repo ./\n")
+
+
+def test_a_missing_package_gets_the_package_lists_refreshed_and_is_installed(root, cached):
+    remove(root, "curl")
+    local_repository(root, sorted((cached / "debs").glob("curl_*.deb")))
+    assert package_lists(root) == []  # as on a fresh image: `apt-get install curl` alone finds nothing
+    done = install(root)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "installing Debian packages: curl (refreshing the package lists first)" in done.stdout, out
+    assert status(root, "curl") == "install ok installed"
+    assert any("classroom-hub-repo" in name for name in package_lists(root)), package_lists(root)
+    assert "services start at the next boot" in done.stdout
+
+
+def test_a_missing_package_without_network_names_it_and_the_fix(root):
+    remove(root, "curl")  # the root's sources are this machine's mirror, out of reach here
+    done = install(root)
+    assert done.returncode == 1, done.stdout + done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert "missing Debian packages: curl" in last and "connect this machine to the network" in last, done.stderr
+    assert "image that has them" in last
+    # it stopped before changing anything of the hub's
+    assert not (root / "opt/classroom-hub").exists() and not (root / "etc/classroom-hub").exists()
+    assert "classroom-hub" not in (root / "etc/passwd").read_text()
