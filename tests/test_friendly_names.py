@@ -112,6 +112,19 @@ def test_renamed_classes_are_ranked_under_their_new_name():
                                 "score": round(top[0].score, 6)}
 
 
+def test_classes_with_equal_scores_come_in_index_order():
+    """An int8 output holds many equal scores (most are 0): which of them make the top three must
+    not depend on the CPU's sort (argpartition picked others on arm64 than on x86-64)."""
+    labels = tuple(str(i) for i in range(1001))
+    out = TensorSpec("out", (1, 1001), "uint8", 1 / 256, 0)
+    for best in (7, 500, 1000):
+        quantized = np.zeros(1001, dtype=np.uint8)
+        quantized[best] = 250
+        quantized[[900, 40, 600]] = 1  # three equal runners-up, out of order
+        assert [c.index for c in top_k(quantized, out, labels, 3)] == [best, 40, 600]
+        assert [c.index for c in top_k(quantized, out, labels, 6)] == [best, 40, 600, 900, 0, 1]
+
+
 def test_top_k_when_every_class_is_hidden_is_empty():
     out = TensorSpec("out", (1, 2), "float32", 0.0, 0)
     assert top_k(np.array([0.9, 0.1], dtype=np.float32), out, ("background", "rifle"), 3) == []

@@ -214,21 +214,23 @@ def resize_to(picture: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     Measured on Coral's five test pictures at 448 to 2000 px: the embedding's cosine to INTER_AREA's
     is 0.988 or more and the ImageNet model's best class the same (25 of 25). A whole ratio keeps INTER_AREA (its fast path),
     and a picture more than twice too big is first shrunk by a whole factor that way (the same on
-    both sides), so the blur never copies a large picture."""
+    both sides), so the blur never copies a large picture. Bilinear is OpenCV's bit-exact one: its
+    plain INTER_LINEAR rounds differently with NEON than with AVX, and a Pi must see the same
+    pixels as the machine the model was measured on (tests/test_arm64.py)."""
     rx, ry = picture.shape[1] / size[0], picture.shape[0] / size[1]
     whole = int(min(rx, ry))
     if whole >= 2:  # a whole scale (fx): OpenCV's fast area path, whatever the picture's size
         picture = cv2.resize(picture, None, fx=1 / whole, fy=1 / whole, interpolation=cv2.INTER_AREA)
         rx, ry = picture.shape[1] / size[0], picture.shape[0] / size[1]
     if rx <= 1 and ry <= 1:
-        return cv2.resize(picture, size, interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(picture, size, interpolation=cv2.INTER_LINEAR_EXACT)
     if rx.is_integer() and ry.is_integer():
         return cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
     # bilinear alone averages the two pixels an output pixel falls between: enough up to 2x
     kx, ky = (round(r) if r > 2 else 1 for r in (rx, ry))
     if kx > 1 or ky > 1:
         picture = cv2.blur(picture, (kx, ky))
-    return cv2.resize(picture, size, interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(picture, size, interpolation=cv2.INTER_LINEAR_EXACT)
 
 
 @contextmanager

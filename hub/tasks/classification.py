@@ -77,8 +77,9 @@ def top_k(output: np.ndarray, spec: "TensorSpec", labels: tuple[str, ...], k: in
     k = min(k, probs.size - int(names.hidden[: probs.size].sum()))
     if k <= 0:
         return []
-    best = np.argpartition(-ranked, k - 1)[:k]
-    best = best[np.argsort(-ranked[best], kind="stable")]
+    # A stable sort of them all, not argpartition: classes with equal scores (an int8 output has
+    # many) come in index order, so every machine gives the same answer (tests/test_arm64.py).
+    best = np.argsort(-ranked, kind="stable")[:k]
     return [Class(int(i), labels[i] if i < len(labels) else str(i), float(probs[i]), names.name(int(i)))
             for i in best]
 
