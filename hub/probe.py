@@ -94,7 +94,7 @@ def crash_message(culprit: Path | None, how: str, runtime: str, vouched: bool) -
         return f"{culprit.name} crashed the runtime ({how}): the file is damaged ({why}); copy the model folder again"
     sound = "a whole TFLite file" + (" with the sha256 its manifest gives" if vouched else "")
     return (f"the TFLite runtime crashed on this machine ({how}) opening {culprit.name}, which is {sound}: "
-            f"the runtime ({runtime or 'unknown'}) cannot run on this CPU ({machine.describe()}). "
+            f"this runtime cannot run on this CPU ({runtime or machine.describe()}). "
             "Try a newer runtime (pip install --upgrade ai-edge-litert in the hub's environment), "
             "and see docs/INSTALL.md for the systems the hub is tested on")
 

@@ -33,10 +33,14 @@ class Runtime:
 
     @property
     def identity(self) -> str:
-        """What decides whether a model file loads: this runtime build, the Python, the CPU."""
+        """What decides whether a model file loads: this runtime build, the Python, the CPU. The
+        CPU's model too, not only its architecture: a card moved to another Pi, or a runtime that
+        crashes on one CPU but not another (seen under emulation), must be tried again."""
         import platform
 
-        return f"{self.name} {self.version}; python {platform.python_version()}; {platform.machine()}"
+        from .. import machine
+
+        return f"{self.name} {self.version}; python {platform.python_version()}; {platform.machine()}; {machine.cpu()}"
 
 
 class RuntimeMissing(HubError):
