@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: help install install-dev system-deps run test bench bench-servers bench-deploy models models-coral wheelhouse install-pi clean
+.PHONY: help install install-dev system-deps run test test-arm bench bench-servers bench-deploy models models-coral wheelhouse install-pi clean
 
 help:
 	@echo "make run      create $(VENV), install the hub, serve the bundled models on port $(PORT)"
 	@echo "make test     install the hub, test tools and TensorFlow into $(VENV), run pytest"
+	@echo "make test-arm the hub on the Pi's own CPUs, emulated: arm64 from the wheelhouse, the 32-bit refusal (root)"
 	@echo "make install  create $(VENV) and install the hub only (what a Pi needs)"
 	@echo "make bench    run the serving, classroom, start-up and abuse benchmarks (bench/serve.py, classroom.py, startup.py, abuse.py)"
 	@echo "make bench-servers  measure web-server candidates for the hub (bench/servers.py; ASGI ones need uvicorn and a2wsgi)"
@@ -43,7 +44,12 @@ run: install
 	$(BIN)/classroom-hub serve --host $(HOST) --port $(PORT) --models models
 
 test: install-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not emulated"
+
+# The Pi's own architectures under qemu-user (tests/test_arm64.py, tests/test_armhf.py); CI runs it after `make test`.
+test-arm: install-dev
+	@sh scripts/system-deps.sh --arm
+	$(BIN)/python -m pytest -m emulated tests/test_arm64.py tests/test_armhf.py
 
 bench: install-dev
 	$(BIN)/python bench/serve.py
