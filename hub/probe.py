@@ -45,7 +45,7 @@ def _probe_file(path: str) -> dict:
     from .accelerators import compiled_for
     from .runtime.litert import select_runtime
 
-    runtime = select_runtime()  # imported by main() already: its failure is that file's
+    runtime = select_runtime()  # main() named it first; if it cannot be imported, every file says so
     with open(path, "rb") as fh:
         content = fh.read()
     compiled = compiled_for(content) is not None

@@ -21,6 +21,7 @@ from pathlib import Path
 
 CACHE = Path(os.environ.get("CLASSROOM_HUB_ROOT_CACHE",
                             Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "classroom-hub" / "roots"))
+REPOSITORY = Path(__file__).resolve().parent.parent
 BUILD_VERSION = "1"  # raise to rebuild every cached root
 
 
@@ -110,6 +111,17 @@ def _mounted_under(path: Path) -> list[str]:
     return [p for p in points if p == prefix or p.startswith(prefix + "/")]
 
 
+def fresh_root(arch: str, packages: tuple[str, ...], tmp_path_factory, **options) -> "Root":
+    """A Root (not yet entered) of `arch` holding `packages`, in a new temporary folder; the test
+    is skipped, with the reason shown, where no such root can run here."""
+    import pytest
+
+    reason = unavailable_reason(arch)
+    if reason:
+        pytest.skip(reason)
+    return Root(arch, ensure_tarball(arch, packages), tmp_path_factory.mktemp(arch), **options)
+
+
 class Root:
     """A fresh copy of a cached root in `where`, with /proc (and /sys on request) mounted and a
     Pi's /proc/cpuinfo shown to it; everything unmounted, and the copy deleted, on exit.
@@ -121,6 +133,7 @@ class Root:
     def __init__(self, arch: str, tarball: Path, where: Path, sysfs: bool = True) -> None:
         self.arch = ARCHES[arch]
         self.tarball = tarball
+        self.where = where  # beside the root: what is made to be copied in
         self.path = where / f"root-{arch}"
         self.sysfs = sysfs
         self._mounts: list[Path] = []
@@ -172,6 +185,14 @@ class Root:
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
+        return target
+
+    def copy_in_source(self, inside: str = "/src") -> Path:
+        """The repository's code, tests and models, without what is built or installed."""
+        target = self.path / inside.lstrip("/")
+        shutil.copytree(REPOSITORY, target, ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "*.egg-info", "__pycache__", "test-artifacts", "wheelhouse*", "screenshots",
+            "node_modules", ".pytest_cache"))
         return target
 
     def command(self, *argv: str, env: dict[str, str] | None = None, cwd: str = "/") -> list[str]:

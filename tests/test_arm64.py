@@ -9,7 +9,6 @@ from __future__ import annotations
 import configparser
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import requests
 
 from tests.conftest import BUNDLED, ROOT, SHARED, free_port, wait_for
 from tests.drawing import png, render
-from tests.emulated_root import Root, ensure_tarball, unavailable_reason
+from tests.emulated_root import Root, fresh_root
 
 pytestmark = pytest.mark.emulated
 
@@ -65,30 +64,18 @@ def _test_tools(out: Path) -> Path:
     return out
 
 
-def _source_tree(out: Path) -> Path:
-    """The repository's tests, models and code, without what is built or installed."""
-    shutil.copytree(ROOT, out, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "*.egg-info", "__pycache__", "test-artifacts", "wheelhouse*", "screenshots",
-        "node_modules", ".pytest_cache"))
-    return out
-
-
 @pytest.fixture(scope="module")
 def arm64(tmp_path_factory):
     """An arm64 Bookworm root with the hub installed from the wheelhouse alone, at /opt/classroom-hub/venv."""
-    reason = unavailable_reason("arm64")
-    if reason:
-        pytest.skip(reason)
-    tmp = tmp_path_factory.mktemp("arm64")
     started = time.monotonic()
-    tarball = ensure_tarball("arm64", PACKAGES)
-    wheelhouse = _wheelhouse(tmp / "wheelhouse")
-    tools = _test_tools(tmp / "tools")
+    root = fresh_root("arm64", PACKAGES, tmp_path_factory)
+    wheelhouse = _wheelhouse(root.where / "wheelhouse")
+    tools = _test_tools(root.where / "tools")
     made = time.monotonic()
-    with Root("arm64", tarball, tmp) as root:
+    with root:
         root.copy_in(wheelhouse, "/media/usb/wheelhouse")
         root.copy_in(tools, "/media/usb/tools")
-        root.copy_in(_source_tree(tmp / "src"), "/src")
+        root.copy_in_source("/src")
         root.copy_in(BUNDLED, "/models")
         if SHARED.is_dir():
             root.bind(SHARED, "/shared")

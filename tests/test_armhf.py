@@ -12,8 +12,7 @@ import sys
 
 import pytest
 
-from tests.emulated_root import Root, ensure_tarball, unavailable_reason
-from tests.test_arm64 import _source_tree
+from tests.emulated_root import fresh_root
 
 pytestmark = pytest.mark.emulated
 
@@ -22,17 +21,13 @@ FIX = "Install 'Raspberry Pi OS (64-bit)' with Raspberry Pi Imager"
 
 @pytest.fixture(scope="module")
 def armhf(tmp_path_factory):
-    reason = unavailable_reason("armhf")
-    if reason:
-        pytest.skip(reason)
-    tmp = tmp_path_factory.mktemp("armhf")
-    tarball = ensure_tarball("armhf", ("python3", "python3-venv"))
-    build_tools = tmp / "build-tools"  # pip's isolated build needs setuptools and wheel (pure Python)
+    root = fresh_root("armhf", ("python3", "python3-venv"), tmp_path_factory, sysfs=False)
+    build_tools = root.where / "build-tools"  # pip's isolated build needs setuptools and wheel (pure Python)
     done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(build_tools),
                            "setuptools>=68", "wheel"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    with Root("armhf", tarball, tmp, sysfs=False) as root:
-        root.copy_in(_source_tree(tmp / "src"), "/src")
+    with root:
+        root.copy_in_source("/src")
         root.copy_in(build_tools, "/media/usb/build-tools")
         assert root.run("uname", "-m").stdout.strip() == "armv7l"
         yield root
