@@ -304,6 +304,10 @@ def _read_toml(path: Path) -> dict:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist; create it or drop --config") from None
+    except PermissionError:  # hub.toml may hold the PIN: it is root's and the hub's alone
+        raise ConfigError(f"config file {path} cannot be read by this user; run the command with sudo") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a folder; give the hub.toml file inside it") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 

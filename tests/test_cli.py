@@ -83,3 +83,25 @@ def test_bad_config_is_a_clear_exit(tmp_path, models_dir):
 def test_quantize_unknown_recipe():
     done = run("-m", "quantize.cli", "build", "cats", "--out", "/tmp/nowhere")
     assert done.returncode == 2 and "unknown recipe" in done.stderr
+
+
+def test_a_config_file_this_user_cannot_read_is_one_line_naming_the_fix(tmp_path, models_dir):
+    """hub.toml may hold the PIN, so it is root's and the hub's alone: a command run by another
+    user says so in one line (it was a traceback). Run as `nobody` where this test runs as root."""
+    import shutil
+
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        import pytest
+
+        pytest.skip("needs root and setpriv to run the command as another user")
+    config = tmp_path / "hub.toml"
+    config.write_text("[server]\nport = 8080\n")
+    config.chmod(0o600)
+    tmp_path.chmod(0o755)
+    done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "hub",
+                           "models", str(models_dir), "--config", str(config)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)})
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"config file {config} cannot be read by this user; run the command with sudo" in done.stderr
