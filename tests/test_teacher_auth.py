@@ -165,6 +165,22 @@ def test_a_right_pin_gives_its_reservation_back_and_makes_the_device_known():
     limits.released(limits.reserve("10.0.0.1"))  # ... not hers (and a try never checked costs nothing)
 
 
+def test_a_wrong_pin_says_how_many_tries_are_left(module_models, in_process):
+    """The teacher sees the tries that remain before her device must wait, then how long."""
+    app = in_process(module_models, teacher={"login_attempts": 3, "lockout_s": 60})
+    client = app.app.test_client()
+    said = []
+    for _ in range(3):
+        reply = client.post("/api/teacher/login", json={"pin": "0000"})
+        assert reply.status_code == 401
+        said.append((reply.get_json()["tries_left"], reply.get_json()["error"]))
+    assert said == [(2, "wrong PIN; 2 tries left before this device must wait"),
+                    (1, "wrong PIN; 1 try left before this device must wait"),
+                    (0, "wrong PIN; this device must now wait 60 s before trying again")]
+    waiting = client.post("/api/teacher/login", json={"pin": TEACHER_PIN})
+    assert waiting.status_code == 429 and "try again in" in waiting.get_json()["error"]
+
+
 # ---- dashboards whose login ends ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

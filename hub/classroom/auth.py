@@ -27,7 +27,7 @@ from typing import Callable
 
 from ..config import TeacherConfig
 from ..errors import ConfigError, Overloaded, Unauthorized
-from .pin_limits import PinLimits
+from .pin_limits import PinLimits, when
 from .store import folder_fix
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,11 @@ class TeacherAuth:
             failures, wait = self.limits.failed(attempt)
             if wait:
                 log.warning("teacher login: %d wrong PINs from one address; locked for %.0f s", failures, wait)
-            raise Unauthorized("wrong PIN")
+                raise Unauthorized(f"wrong PIN; this device must now wait {when(wait)} before trying again",
+                                   tries_left=0, retry_after_s=int(wait) + 1)
+            left = self.limits.config.login_attempts - failures
+            raise Unauthorized(f"wrong PIN; {left} {'try' if left == 1 else 'tries'} left before this device "
+                               "must wait", tries_left=left)
         key = self.limits.succeeded(attempt)
         token = secrets.token_urlsafe(32)
         expires = self.clock() + self.config.session_hours * 3600

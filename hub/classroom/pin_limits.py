@@ -34,7 +34,7 @@ def address_key(address: str) -> str:
     return hashlib.sha256(f"classroom-hub teacher address {address}".encode()).hexdigest()
 
 
-def _when(seconds: float) -> str:
+def when(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
@@ -78,7 +78,7 @@ class PinLimits:
                 del self._addresses[next(iter(self._addresses))]
             if record.locked_until > now:
                 wait = record.locked_until - now
-                raise TooManyAttempts(f"too many wrong PINs; try again in {_when(wait)}", int(wait) + 1)
+                raise TooManyAttempts(f"too many wrong PINs; try again in {when(wait)}", int(wait) + 1)
             left = self.config.login_attempts - record.failures if record.failures < self.config.login_attempts else 1
             if record.in_flight >= left:
                 raise TooManyAttempts("a PIN from this device is being checked; try again in a moment", 1)
@@ -88,7 +88,7 @@ class PinLimits:
                 if self._tokens < 1:
                     wait = (1 - self._tokens) / self._per_s
                     raise TooManyAttempts(
-                        f"too many wrong PINs on this hub from new devices; try again in {_when(wait)}, "
+                        f"too many wrong PINs on this hub from new devices; try again in {when(wait)}, "
                         "or log in from a device you have logged in from before", int(wait) + 1)
                 self._tokens -= 1
             record.in_flight += 1
