@@ -187,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
     models = sub.add_parser("models", help="check and list the models in a folder")
     models.add_argument("dir", nargs="?", type=Path, help="models folder (default ./models)")
+    models.add_argument("--models", type=Path, metavar="DIR", help="models folder, as serve and doctor take it")
     models.add_argument("--config", type=Path, help="TOML config file")
     models.set_defaults(func=cmd_models)
     pin = sub.add_parser("pin", help="make the teacher's PIN (shown once, stored hashed)")

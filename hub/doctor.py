@@ -112,8 +112,9 @@ def check_microphone_and_camera(config: Config) -> list[Check]:
     mic = Microphone(config.microphone.source).status
     if mic.available:
         out = [Check("OK", "microphone", mic.detail)]
-    elif "PortAudio" in mic.detail or mic.source == "file":
-        out = [Check("WARN", "microphone", f"no hub microphone: {mic.detail}", mic.detail.split(": ")[-1])]
+    elif "PortAudio" in mic.detail or mic.source == "file":  # "what is wrong: the fix": each said once
+        problem, _, fix = mic.detail.partition(": ")
+        out = [Check("WARN", "microphone", f"no hub microphone: {problem}", fix)]
     else:  # optional: only a listening station at the kiosk uses it; tablets have their own
         out = [Check("INFO", "microphone", f"no hub microphone ({mic.detail}); optional, tablets use their own")]
     cameras = sorted(Path("/dev").glob("video*"))

@@ -218,6 +218,9 @@ def test_a_runtime_that_cannot_run_on_this_cpu_is_blamed_not_the_model_files(arm
         assert "cannot run on this CPU" in said and "sha256 its manifest gives" in said, said[-3000:]
         assert "corrupt" not in said and "damaged" not in said, said[-3000:]
     assert listed.stdout.count("crashed on this machine") == len([p for p in BUNDLED.iterdir() if p.is_dir()])
+    # The root has no PortAudio (libportaudio2), as a Pi without it: the fix is said once, as the fix.
+    assert doctor.stdout.count("sudo apt install libportaudio2") == 1, doctor.stdout
+    assert "fix: sudo apt install libportaudio2" in doctor.stdout
     again = arm64.run(f"{VENV}/bin/classroom-hub", "models", "/models", timeout=300)
     assert "crashed" not in again.stdout and again.stdout.count(" ready ") >= 1, again.stdout[-2000:]
 
