@@ -79,8 +79,12 @@ class HubServer(BaseApplication):
         print(f"Classroom Hub {the_hub.version} is ready: {ready} of {len(models)} model(s) serving, "
               f"runtime {the_hub.runtime.name} {the_hub.runtime.version}", flush=True)
         scheme = "http" if self.hub_config.server.tls == "off" else "https"
-        for url in urls(self.hub_config.server.host, self.hub_config.server.port, scheme):
+        addresses = urls(self.hub_config.server.host, self.hub_config.server.port, scheme)
+        for url in addresses:
             print(f"  open {url}", flush=True)
+        # The teacher and the front screen are other devices: a LAN address where there is one.
+        lan = next((u for u in addresses if "//127.0.0.1:" not in u), addresses[0])
+        print(f"  the teacher's dashboard: {lan}teacher    the front screen: {lan}kiosk", flush=True)
         from .systemd import announce_ready
 
         worker.watchdog = announce_ready(f"{ready} of {len(models)} model(s) serving", the_hub.stuck)

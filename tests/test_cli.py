@@ -31,6 +31,13 @@ def test_models_table(models_dir, coral):
     assert "unavailable" in next(line for line in lines if line.startswith("lstm"))
 
 
+def test_models_takes_the_folder_as_serve_and_doctor_do(models_dir):
+    """`classroom-hub models --models DIR`, as `serve --models DIR` and `doctor --models DIR`."""
+    done = run("-m", "hub", "models", "--models", str(models_dir), "--config", os.devnull)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1].split()[:2] == ["digits", "ready"]
+
+
 def test_a_models_folder_relative_to_where_the_command_runs(models_dir):
     """`classroom-hub models mymodels` means the caller's folder, although the probe child runs
     in the package's own folder (a wheel install showed FileNotFoundError for every model)."""
@@ -50,13 +57,19 @@ def test_serve_prints_the_url_when_ready(models_dir):
     try:
         started = time.monotonic()
         lines = []
-        while not any("open http://127.0.0.1" in line for line in lines):
+        while not any("the front screen:" in line for line in lines):
             line = proc.stdout.readline()
-            assert line, "serve exited before printing its URL"
+            assert line, "serve exited before printing its URLs"
             lines.append(line)
         assert time.monotonic() - started < 15
         assert "is ready: 1 of 1 model(s) serving" in "".join(lines)
+        assert f"  open http://127.0.0.1:{port}/\n" in lines
         assert requests.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=5).status_code == 200
+        said = lines[-1].split()  # the teacher's and the front screen's pages, which answer
+        teacher, kiosk = said[said.index("dashboard:") + 1], said[-1]
+        assert teacher == f"http://127.0.0.1:{port}/teacher" and kiosk == f"http://127.0.0.1:{port}/kiosk"
+        for page in (teacher, kiosk):
+            assert requests.get(page, timeout=5).status_code == 200
     finally:
         proc.terminate()
         proc.wait(15)
