@@ -8,19 +8,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from . import machine
 from .config import Config
+from .machine import THROTTLE_BITS  # noqa: F401 - where the bench and tests have read it
 
 LEVELS = {"OK": 0, "INFO": 0, "WARN": 1, "FAIL": 2}
-THROTTLE_BITS = {0x1: "under-voltage now", 0x2: "ARM frequency capped now", 0x4: "throttled now",
-                 0x8: "soft temperature limit now", 0x10000: "under-voltage since boot",
-                 0x20000: "frequency capped since boot", 0x40000: "throttled since boot",
-                 0x80000: "soft temperature limit since boot"}
 
 
 @dataclass(frozen=True)
@@ -74,30 +71,22 @@ def check_accelerators(config: Config) -> list[Check]:
 
 def check_power_and_heat(config: Config) -> list[Check]:
     out = []
-    vcgencmd = shutil.which("vcgencmd")
-    if vcgencmd:
-        try:
-            text = subprocess.run([vcgencmd, "get_throttled"], capture_output=True, text=True, timeout=5).stdout
-            value = int(text.strip().split("=")[-1], 16)
-        except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-            out.append(Check("WARN", "power", f"vcgencmd get_throttled did not answer: {exc}"))
-        else:
-            found = [text for bit, text in THROTTLE_BITS.items() if value & bit]
-            if value & 0x1:
-                out.append(Check("FAIL", "power", "under-voltage now: " + ", ".join(found),
-                                 "use the official Raspberry Pi power supply (27 W for a Pi 5, 15 W for a Pi 4); "
-                                 "a USB Accelerator draws from it too"))
-            elif found:
-                out.append(Check("WARN", "power", ", ".join(found),
-                                 "check the power supply and the cooling (a fan or a case with a heatsink)"))
-            else:
-                out.append(Check("OK", "power", "no under-voltage or throttling since boot"))
-    else:
+    power = machine.throttled()
+    if power is None:
         out.append(Check("INFO", "power", "vcgencmd is not here (not a Raspberry Pi): power not checked"))
-    zone = Path("/sys/class/thermal/thermal_zone0/temp")
-    try:
-        celsius = int(zone.read_text().strip()) / 1000
-    except (OSError, ValueError):
+    elif power.value is None:
+        out.append(Check("WARN", "power", f"vcgencmd get_throttled {power.problem}"))
+    elif power.value & 0x1:
+        out.append(Check("FAIL", "power", "under-voltage now: " + ", ".join(power.flags),
+                         "use the official Raspberry Pi power supply (27 W for a Pi 5, 15 W for a Pi 4); "
+                         "a USB Accelerator draws from it too"))
+    elif power.flags:
+        out.append(Check("WARN", "power", ", ".join(power.flags),
+                         "check the power supply and the cooling (a fan or a case with a heatsink)"))
+    else:
+        out.append(Check("OK", "power", "no under-voltage or throttling since boot"))
+    celsius = machine.cpu_celsius()
+    if celsius is None:
         out.append(Check("INFO", "temperature", "no thermal sensor readable"))
     else:
         level = "FAIL" if celsius >= 85 else "WARN" if celsius >= 80 else "OK"

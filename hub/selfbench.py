@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -96,34 +95,25 @@ def machine(runtime: Runtime) -> dict:
 
 
 def cpu_temperature() -> dict:
-    for zone in sorted(Path("/sys/class/thermal").glob("thermal_zone*")):
-        if _read(zone / "type") == "cpu-thermal":
-            raw = _read(zone / "temp")
-            if raw.lstrip("-").isdigit():
-                return {"celsius": round(int(raw) / 1000, 1)}
-            return {"celsius": None, "why": f"{zone}/temp is not readable"}
-    return {"celsius": None, "why": f"{NOT_A_PI} (no cpu-thermal zone in /sys/class/thermal)"}
+    from . import machine as this
+
+    celsius = this.cpu_celsius()
+    if celsius is None:
+        return {"celsius": None, "why": f"{NOT_A_PI} (no thermal zone in /sys/class/thermal)"}
+    return {"celsius": celsius}
 
 
 def throttling() -> dict:
-    """`vcgencmd get_throttled`, decoded with the doctor's own table of bits."""
-    from .doctor import THROTTLE_BITS
+    """`vcgencmd get_throttled`, read and decoded as `classroom-hub doctor` does (hub/machine.py)."""
+    from . import machine as this
 
-    vcgencmd = shutil.which("vcgencmd")
-    if not vcgencmd:
+    power = this.throttled()
+    if power is None:
         return {"value": None, "flags": [], "why": f"{NOT_A_PI} (no vcgencmd)"}
-    fix = "run the bench with sudo, or as a user in the video group"
-    try:
-        done = subprocess.run([vcgencmd, "get_throttled"], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return {"value": None, "flags": [], "why": f"vcgencmd get_throttled did not answer ({exc}): {fix}"}
-    try:
-        value = int(done.stdout.strip().split("=")[-1], 16)
-    except ValueError:
-        said = (done.stderr or done.stdout).strip().splitlines()
-        return {"value": None, "flags": [],
-                "why": f"vcgencmd get_throttled failed ({said[-1] if said else f'exit code {done.returncode}'}): {fix}"}
-    return {"value": hex(value), "flags": [text for bit, text in THROTTLE_BITS.items() if value & bit]}
+    if power.value is None:
+        return {"value": None, "flags": [], "why": f"vcgencmd get_throttled {power.problem}: "
+                                                   "run the bench with sudo, or as a user in the video group"}
+    return {"value": hex(power.value), "flags": power.flags}
 
 
 def health() -> dict:
@@ -538,7 +528,7 @@ def _health_line(h: dict) -> str:
     throttle = h["throttling"]
     if temp["celsius"] is None and throttle["value"] is None \
             and temp["why"].startswith(NOT_A_PI) and throttle["why"].startswith(NOT_A_PI):
-        return f"{NOT_A_PI} (no cpu-thermal zone, no vcgencmd)"
+        return f"{NOT_A_PI} (no thermal zone, no vcgencmd)"
     degrees = f"{temp['celsius']:.1f} °C" if temp["celsius"] is not None else temp["why"]
     if throttle["value"] is None:
         state = throttle["why"]
