@@ -105,7 +105,8 @@ def ensure_tarball(arch: str, packages: tuple[str, ...]) -> Path:
     return tarball
 
 
-def _mounted_under(path: Path) -> list[str]:
+def mounted_under(path: Path) -> list[str]:
+    """Mount points at or below `path` in this mount namespace."""
     prefix = str(path.resolve())
     points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
     return [p for p in points if p == prefix or p.startswith(prefix + "/")]
@@ -212,7 +213,7 @@ class Root:
             if done.returncode != 0:  # still busy (a process left inside): detach it
                 subprocess.run(["umount", "-l", str(target)], capture_output=True)
             self._mounts.remove(target)
-        left = _mounted_under(self.path)
+        left = mounted_under(self.path)
         if left:  # never delete through a mount point
             raise RootError(f"still mounted in {self.path}: {left}; unmount them by hand")
         shutil.rmtree(self.path, ignore_errors=True)

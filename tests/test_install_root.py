@@ -4,8 +4,8 @@ enables the units for the next boot and says so; it refreshes apt's package list
 package it wants is missing, never otherwise; and with a package missing and no network it names
 the package and the fix.
 
-The root is made with mmdebstrap from this machine's own apt sources (as scripts/bookworm-image.sh
-does), built once and cached outside the repository, and copied for each test. The installer runs
+The root is made with mmdebstrap from this machine's own Debian mirror (found as
+tests/emulated_root.py finds it), built once and cached outside the repository, and copied for each test. The installer runs
 in it through chroot, with no network at all (a network namespace of its own) and with /proc and
 /dev mounted in a mount namespace of its own, so that no mount can outlive a test, even a killed one.
 """
@@ -26,6 +26,7 @@ import pytest
 
 from hub import __version__
 from tests.conftest import ROOT
+from tests.emulated_root import RootError, debian_mirror, mounted_under
 
 INSTALLER = ROOT / "scripts" / "install-pi.sh"
 CACHE = Path(os.environ.get("CLASSROOM_HUB_INSTALL_ROOT_CACHE",
@@ -66,17 +67,6 @@ def wanted_packages() -> list[str]:
     return line.split("=", 1)[1].strip('"').split()
 
 
-def apt_sources() -> Path | None:
-    """This machine's Debian apt source, found as scripts/bookworm-image.sh finds it."""
-    candidates = [Path("/etc/apt/sources.list.d/debian.sources"),
-                  *sorted(Path("/etc/apt/sources.list.d").glob("*.sources")), Path("/etc/apt/sources.list")]
-    for path in candidates:
-        if path.is_file() and path.stat().st_size and "debian" in (text := path.read_text()) \
-                and "disabled" not in text:
-            return path
-    return None
-
-
 def unavailable_reason() -> str | None:
     if os.geteuid() != 0:
         return "needs root (mmdebstrap, chroot and the mounts in the root)"
@@ -85,8 +75,10 @@ def unavailable_reason() -> str | None:
         return f"missing {', '.join(missing)} (apt-get install mmdebstrap; scripts/system-deps.sh)"
     if platform.machine() not in ARCHES:
         return f"no wheelhouse for this machine's architecture ({platform.machine()})"
-    if apt_sources() is None:
-        return "no Debian apt source on this machine to build the root from"
+    try:
+        debian_mirror()
+    except RootError as exc:
+        return str(exc)
     probe = subprocess.run(["unshare", "--mount", "--net", "true"], capture_output=True, text=True)
     if probe.returncode != 0:
         return f"cannot make mount and network namespaces here: {probe.stderr.strip()}"
@@ -95,10 +87,10 @@ def unavailable_reason() -> str | None:
 
 def ensure_root() -> Path:
     """The cached root (folder/root) and the .debs it was made from (folder/debs), built once per
-    version of what decides them: the packages, mmdebstrap's options and the apt sources."""
-    sources = apt_sources()
+    version of what decides them: the packages, mmdebstrap's options and the mirror."""
+    mirror = debian_mirror()
     packages = sorted({*wanted_packages(), *EXTRA_PACKAGES})
-    key = hashlib.sha256(json.dumps([MMDEBSTRAP, packages, sources.read_text()]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([MMDEBSTRAP, packages, mirror]).encode()).hexdigest()[:16]
     folder = CACHE / f"bookworm-{key}"
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / ".lock", "w") as lock:  # another test run may be building the same root
@@ -109,7 +101,7 @@ def ensure_root() -> Path:
         shutil.rmtree(building, ignore_errors=True)
         (building / "debs").mkdir(parents=True)
         done = subprocess.run([*MMDEBSTRAP, f"--include={','.join(packages)}", "bookworm", str(building / "root"),
-                               str(sources)], capture_output=True, text=True, timeout=1800)
+                               mirror], capture_output=True, text=True, timeout=1800)
         if done.returncode != 0:
             raise RuntimeError(f"mmdebstrap failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
         for deb in (building / "root/var/cache/apt/archives").glob("*.deb"):
@@ -160,13 +152,7 @@ def root(cached, wheelhouse, tmp_path):
         shutil.copy2(ROOT / name, dest)
     shutil.copytree(wheelhouse, target / USB.lstrip("/") / "wheelhouse", copy_function=_link_or_copy)
     yield target
-    assert not mounts_under(tmp_path), mounts_under(tmp_path)
-
-
-def mounts_under(folder: Path) -> list[str]:
-    """Mount points under `folder` in this (the host's) mount namespace: there must be none."""
-    points = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
-    return [point for point in points if point.startswith(str(folder))]
+    assert not mounted_under(tmp_path), mounted_under(tmp_path)
 
 
 def in_root(root: Path, command: str, timeout_s: float = 900) -> subprocess.CompletedProcess:
@@ -175,7 +161,7 @@ def in_root(root: Path, command: str, timeout_s: float = 900) -> subprocess.Comp
         return subprocess.run(["unshare", "--mount", "--net", "sh", "-c", IN_ROOT, "in-root", str(root), command],
                               capture_output=True, text=True, timeout=timeout_s)
     finally:
-        assert not mounts_under(root), mounts_under(root)
+        assert not mounted_under(root), mounted_under(root)
 
 
 def install(root: Path, *options: str) -> subprocess.CompletedProcess:
