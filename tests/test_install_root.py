@@ -5,9 +5,10 @@ package it wants is missing, never otherwise; and with a package missing and no 
 the package and the fix.
 
 The root is made with mmdebstrap from this machine's own Debian mirror (found as
-tests/emulated_root.py finds it), built once and cached outside the repository, and copied for each test. The installer runs
-in it through chroot, with no network at all (a network namespace of its own) and with /proc and
-/dev mounted in a mount namespace of its own, so that no mount can outlive a test, even a killed one.
+tests/emulated_root.py finds it), built once and cached outside the repository, and copied for
+each test. The installer runs in it through chroot, with no network at all (a network namespace
+of its own) and with /proc and /dev mounted in a mount namespace of its own, so that no mount can
+outlive a test, even a killed one.
 """
 from __future__ import annotations
 
