@@ -98,21 +98,20 @@ class HubServer(BaseApplication):
         return build_app(self.hub_config)
 
 
-def tune_malloc(arenas: int = 2, mmap_threshold: int = 1 << 20, trim_threshold: int = 4 << 20,
+def tune_malloc(arenas: int = 2, mmap_threshold: int = 16 << 20, trim_threshold: int = 16 << 20,
                 top_pad: int = 1 << 20) -> None:
     """glibc gives each busy thread its own malloc arena and keeps the memory; with many server
     threads that is tens of MB of RSS on a Pi for nothing. Two arenas are plenty here.
 
-    A fixed mmap threshold: every block over 1 MB (a decoded picture, a request body) is its own
-    mapping, handed back to the kernel when freed. glibc's default threshold rises after such a
-    free, and the next big pictures would then stay in the heap after use.
-
-    Fixing that threshold also fixes the trim threshold at its 128 KB default: every request that
-    freed a few hundred KB (a 524 KB photo's body and its decoded copy) gave the top of the heap
-    back to the kernel, and the next request faulted it in again, page by page: 430 page faults a
-    request for a 524 KB BMP, 1,700 for a 940 KB one, and 3 ms of a 9 ms request here. Keeping up
-    to 4 MB free at the top of each arena (and growing it 1 MB at a time) makes that 0 faults, for
-    about 6 MB more resident memory (bench/serve.py, docs/PERFORMANCE.md)."""
+    Fixed thresholds, where glibc's own would rise after each large free (to 32 MB, keeping up to
+    64 MB at the top of the heap): a block over 16 MB (a decoded photo of 5 megapixels or more) is
+    its own mapping, handed back to the kernel when freed, and up to 16 MB free at the top of an
+    arena is kept for the next request. Lower values cost every request page faults: with 128 KB
+    (glibc's trim threshold once the mmap threshold is fixed) a 524 KB picture's body and decoded
+    copy were given back and faulted in again, 430 faults a request and 3 ms of a 9 ms request
+    here; with 1 MB for mmap, a /v2 JSON tensor of 224 x 224 x 3 (orjson's parse takes about 10 MB
+    for a moment) faulted 760 pages, 1.1 ms of 14. Measured here: about 8 MB more resident memory
+    after load (bench/peers.py, docs/PERFORMANCE.md)."""
     import ctypes
 
     try:

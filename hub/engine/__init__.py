@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .execution import CPU, EngineClosed, Executor, InvokeResult, Worker
+from .execution import CPU, EngineClosed, Executor, InvokeResult, Settled, Worker
 from .placement import EngineSettings, Placement
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class ModelEngine:
     def start(self, previous: "ModelEngine | None" = None) -> None:
         self.placement.start(previous.placement if previous else None)
 
-    def submit(self, inputs: list[np.ndarray]) -> Future:
+    def submit(self, inputs: list[np.ndarray]) -> "Future | Settled":
         return self.executor.submit(inputs, lambda: self.placement.reason)
 
     def drain_and_stop(self, timeout_s: float) -> None:

@@ -43,10 +43,42 @@ class InvokeResult:
     queue_ms: float
 
 
+class Settled:
+    """What an inline job's caller gets instead of a Future: answered before it is returned, so it
+    needs none of a Future's locks and notifications (a Future's Condition alone took 26 us)."""
+
+    __slots__ = ("_result", "_error")
+
+    def __init__(self) -> None:
+        self._result: InvokeResult | None = None
+        self._error: BaseException | None = None
+
+    def set_running_or_notify_cancel(self) -> bool:
+        return True
+
+    def set_result(self, result: InvokeResult) -> None:
+        self._result = result
+
+    def set_exception(self, error: BaseException) -> None:
+        self._error = error
+
+    def done(self) -> bool:
+        return True
+
+    def cancel(self) -> bool:
+        return False
+
+    def result(self, timeout: float | None = None) -> InvokeResult:
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
 @dataclass
 class Job:
     inputs: list[np.ndarray]
-    future: Future = field(default_factory=Future)
+    future: Future | Settled = field(default_factory=Future)
     enqueued: float = field(default_factory=time.perf_counter)
     attempts: int = 0
 
@@ -152,15 +184,15 @@ class Executor:
             return self._workers[0].backend if self._workers else None
 
     # ---- jobs --------------------------------------------------------------------------------------
-    def submit(self, inputs: list[np.ndarray], why_none: Callable[[], str]) -> Future:
-        """The job's Future: answered already when it ran inline on a free CPU worker, else queued."""
-        job = Job(inputs)
+    def submit(self, inputs: list[np.ndarray], why_none: Callable[[], str]) -> Future | Settled:
+        """The job's Future, queued; or, when it ran inline on a free CPU worker, its answer."""
         with self._lock:
             if self.closed:
                 raise EngineClosed(f"{self.name} is being reloaded", model=self.name)
             if not self._workers:
                 raise BackendUnavailable(f"{self.name} cannot run now: {why_none() or 'no backend'}", model=self.name)
             free = self._free_worker() if self.queue.empty() else None
+            job = Job(inputs, Settled()) if free is not None else Job(inputs)
             if free is None:
                 try:
                     self.queue.put_nowait(job)

@@ -6,6 +6,7 @@ the raw tensors in order).
 """
 from __future__ import annotations
 
+import array
 import math
 import re
 import time
@@ -29,6 +30,10 @@ DATATYPES = {
     "FP16": "float16", "FP32": "float32", "FP64": "float64",
 }
 V2_NAME = {v: k for k, v in DATATYPES.items()}
+# Python's own typed arrays, for the usual body (a flat list of numbers): `array.array` checks each
+# number's type and range as it packs it, in C, 25% faster than numpy working out the list's type.
+PACKED = {"int8": "b", "uint8": "B", "int16": "h", "uint16": "H", "int32": "i", "uint32": "I",
+          "int64": "q", "uint64": "Q", "float32": "f", "float64": "d"}
 
 
 def hub() -> Hub:
@@ -177,7 +182,10 @@ def _tensor(given: dict, spec: TensorSpec, tail: memoryview, offset: int) -> tup
         raise BadInput(f"input {name!r} has no data")
     if not isinstance(given["data"], list):
         raise BadInput(f"input {name!r}: data must be a list of numbers")
-    try:  # orjson's list of Python numbers; numpy finds their type (a float among ints, a string)
+    packed = _packed(given["data"], spec.dtype, count)
+    if packed is not None:
+        return packed.reshape(spec.shape), offset
+    try:  # numpy finds the list's type (a float among ints, a string) and says what is wrong
         values = np.asarray(given["data"])
     except ValueError:
         raise BadInput(f"input {name!r}: data is not a regular array of numbers") from None
@@ -197,6 +205,21 @@ def _tensor(given: dict, spec: TensorSpec, tail: memoryview, offset: int) -> tup
         if target.kind == "f" and not np.all(np.isfinite(array)):
             raise BadInput(f"input {name!r}: values must be finite numbers within the range of {datatype}")
     return array.reshape(spec.shape), offset
+
+
+def _packed(data: list, dtype: str, count: int) -> np.ndarray | None:
+    """A flat list of `count` numbers as the dtype, or None for anything else (nested, a float
+    where whole numbers go, out of range, not finite, a string): the careful path says which."""
+    code = PACKED.get(dtype)
+    if code is None or len(data) != count:
+        return None
+    try:
+        values = np.frombuffer(array.array(code, data), dtype)
+    except (TypeError, OverflowError):
+        return None
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        return None  # 1e39 packs as float32's infinity
+    return values
 
 
 def _wants_binary(body: dict, requested: dict) -> bool:
