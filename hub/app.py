@@ -1,24 +1,18 @@
 """The Flask application factory: one Hub, one classroom, one event bus, blueprints, Socket.IO."""
 from __future__ import annotations
 
-import contextlib
-import errno
 import io
 import logging
-import os
-import tempfile
-from pathlib import Path
 
 from flask import Flask, Request, jsonify
 
 from .activities import ActivityContext
 from .classroom.service import ClassroomService
-from .classroom.store import folder_fix
 from .config import Config, load_config
-from .errors import ConfigError
 from .events import EventBus
 from .memory import BodiesBudget
 from .service import Hub
+from .startup import make_data_folder
 from .teach.service import TeachService
 from .web import api, classes, metrics_view, pages, teach, testing, v2
 from .web.bodies import bound_bodies
@@ -77,32 +71,3 @@ def build_app(config: Config | None = None, start: bool = True, announce_pin=pri
     return app
 
 
-def make_data_folder(config: Config) -> None:
-    """The serving hub keeps its PIN hash, certificates, probe cache and the running class here, so
-    the folder must exist and take a write (a read-only card or a full disk would otherwise fail
-    later, mid-lesson): if not, a ConfigError naming the folder and the fix. A trial file is written
-    and removed, leaving nothing behind."""
-    folder = Path(config.classroom.data_dir)
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"the data folder {folder} is a file, not a folder: move the file away, "
-                          "or set [classroom] data_dir to a folder")
-    trial, made = None, not folder.exists()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, trial = tempfile.mkstemp(prefix=".write-test-", dir=folder)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(b"classroom-hub")
-            fh.flush()
-            os.fsync(fh.fileno())
-    except OSError as exc:
-        fix = folder_fix(folder, full=exc.errno in (errno.ENOSPC, errno.EDQUOT))
-        if trial is not None:
-            Path(trial).unlink(missing_ok=True)
-            trial = None
-        if made and folder.is_dir():
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # made just now and of no use: leave nothing behind
-        raise ConfigError(f"cannot write to the data folder {folder} ({exc.strerror or exc}): {fix}") from None
-    finally:
-        if trial is not None:
-            Path(trial).unlink(missing_ok=True)

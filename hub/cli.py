@@ -24,9 +24,8 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .app import make_data_folder
-    from .classroom.service import prepare
     from .server import check_port, serve
+    from .startup import make_data_folder, prepare  # not the app: the server's master stays small
 
     config = _config(args)
     setup_logging(config.logging.level)

@@ -15,7 +15,7 @@ from ..activities import Activity, ActivityContext
 from ..config import Config
 from ..errors import ClassStateError
 from ..events import EventBus
-from .auth import PIN_FILE, TeacherAuth, make_pin_file, read_pin_file
+from .auth import TeacherAuth
 from .state import Answer, AnswerLimits, ClassRegistry, Classroom, Student
 from .store import Store, open_store
 
@@ -156,19 +156,3 @@ class ClassroomService:
         self.bus.publish("heard", {"model": model, "label": label})
 
 
-def prepare(config: Config, announce=print) -> None:
-    """What `classroom-hub serve` checks before the server starts, in its first process, so that a
-    start-up problem is one line naming the file and the fix (a ConfigError: exit 2) instead of
-    the server's worker failing with a traceback: the class database opens (a damaged one is moved
-    aside, with a warning) and the teacher's PIN file reads (or is made, and its PIN announced)."""
-    data_dir = Path(config.classroom.data_dir)
-    pin_file = None if config.teacher.pin else data_dir / PIN_FILE
-    if pin_file is not None and (pin_file.exists() or pin_file.is_symlink()):
-        read_pin_file(pin_file)  # before anything is written
-        pin_file = None
-    store = open_store(data_dir, config.classroom.durable)
-    try:
-        if pin_file is not None:
-            make_pin_file(pin_file, announce)
-    finally:
-        store.close()
