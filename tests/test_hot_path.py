@@ -137,3 +137,12 @@ def test_flat_lists_are_packed_in_one_pass_or_left_to_the_careful_path(dtype, da
         assert result is None
     else:
         assert result.dtype == np.dtype(dtype) and result.tolist() == np.array(packed, dtype).tolist()
+
+
+def test_the_servers_master_process_does_not_load_the_app(zoo_hub):
+    """gunicorn's master only starts and watches the worker: numpy, OpenCV, LiteRT and Flask
+    (85 MB of it, counted again in every process's memory) belong in the worker alone."""
+    loaded = Path(f"/proc/{zoo_hub.proc.pid}/maps").read_text()
+    for library in ("cv2", "_multiarray_umath", "litert", "orjson"):
+        assert library not in loaded, f"the master process has loaded {library} (hub/startup.py)"
+    assert "_multiarray_umath" in Path(f"/proc/{zoo_hub.worker_pid}/maps").read_text()
