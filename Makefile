@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: help install install-dev system-deps run test test-arm bench bench-servers bench-deploy models models-coral wheelhouse install-pi clean
+.PHONY: help install install-dev system-deps run test test-arm bench bench-servers bench-peers bench-deploy models models-coral wheelhouse install-pi clean
 
 help:
 	@echo "make run      create $(VENV), install the hub, serve the bundled models on port $(PORT)"
@@ -14,6 +14,7 @@ help:
 	@echo "make install  create $(VENV) and install the hub only (what a Pi needs)"
 	@echo "make bench    run the serving, classroom, start-up and abuse benchmarks (bench/serve.py, classroom.py, startup.py, abuse.py)"
 	@echo "make bench-servers  measure web-server candidates for the hub (bench/servers.py; ASGI ones need uvicorn and a2wsgi)"
+	@echo "make bench-peers  the hub side by side with MLServer (bench/peers.py; MLServer in its own venv, Debian's wrk)"
 	@echo "make bench-deploy  time install, reboot, kill -9 and hung-engine recovery on a Bookworm VM (root)"
 	@echo "make models   rebuild models/digits and models/spoken-digits with classroom-quantize (needs the quantize extra)"
 	@echo "make models-coral  copy Coral's ImageNet and MoveNet models from ../shared/coral into models/ (docs/MODELS.md)"
@@ -59,6 +60,14 @@ bench: install-dev
 
 bench-servers: install-dev
 	$(BIN)/python bench/servers.py
+
+# wrk from Debian, installed here when missing (as root, or with sudo -n); MLServer gets a venv of its own.
+bench-peers: install-dev
+	@command -v wrk >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  echo "installing Debian's wrk"; $$SUDO apt-get install -y -qq --no-install-recommends wrk >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq >/dev/null && $$SUDO apt-get install -y -qq --no-install-recommends wrk >/dev/null; } || \
+	  { echo "could not install wrk: apt-get install wrk, then make bench-peers"; exit 1; }; }
+	$(BIN)/python bench/peers.py
 
 bench-deploy: install-dev
 	$(BIN)/python bench/deploy.py
