@@ -20,6 +20,7 @@ docs/ARCHITECTURE.md ("Serving") has the figures behind this choice and the alte
 from __future__ import annotations
 
 import errno
+import io
 import json
 import logging
 import select
@@ -30,6 +31,7 @@ from collections import Counter
 
 from gunicorn import util
 from gunicorn.http import errors as http_errors
+from gunicorn.http.body import LengthReader
 from gunicorn.util import write_nonblock
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
@@ -196,6 +198,7 @@ class GuardedWorker(ThreadWorker):
             counts["bodies_refused"] += 1
             return self._refuse(conn, exc)
         try:
+            _read_whole_body(req, conn)
             return super().handle_request(req, conn)
         finally:
             budget.release(held)
@@ -274,6 +277,37 @@ class GuardedWorker(ThreadWorker):
 
 
 NEXT_REQUEST_WAIT_S = 0.005
+RECV_MAX = 1 << 20  # one recv_into at most this much
+
+
+def _read_whole_body(req, conn: GuardedConn) -> None:
+    """A large body of known length, read from the socket straight into one buffer before the app
+    runs, and handed to it as wsgi.input. gunicorn's reader goes through two buffers in Python for
+    every 64 KB the app asks for: 0.74 ms for a 524 KB photo here, against 0.56 ms this way. Its
+    room in the bodies budget is already held (handle_request). A chunked body, or a client
+    waiting for "100 Continue" before it sends, is left to gunicorn."""
+    length = None
+    for name, value in req.headers:
+        if name == "TRANSFER-ENCODING" or name == "EXPECT":
+            return
+        if name == "CONTENT-LENGTH" and value.strip().isdigit():
+            length = int(value)
+    if not length or not isinstance(req.body.reader, LengthReader):
+        return
+    body = bytearray(length)
+    unreader = conn.parser.unreader
+    ahead = unreader.take_buffered()  # what came with the header
+    got = min(len(ahead), length)
+    body[:got] = ahead[:got]
+    if len(ahead) > length:
+        unreader.unread(ahead[length:])  # the next request's start, pipelined
+    view = memoryview(body)
+    while got < length:
+        n = conn.sock.recv_into(view[got:], min(length - got, RECV_MAX))
+        if not n:
+            raise http_errors.NoMoreData(bytes(view[:got][-16:]))
+        got += n
+    req.body = io.BytesIO(body)
 
 
 def _follows(conn: GuardedConn) -> bool:

@@ -146,3 +146,58 @@ def test_the_servers_master_process_does_not_load_the_app(zoo_hub):
     for library in ("cv2", "_multiarray_umath", "litert", "orjson"):
         assert library not in loaded, f"the master process has loaded {library} (hub/startup.py)"
     assert "_multiarray_umath" in Path(f"/proc/{zoo_hub.worker_pid}/maps").read_text()
+
+
+def raw_request(port: int, data: bytes, shut: bool = False) -> bytes:
+    """Bytes sent as they are on one connection (`shut`: then no more); all that comes back until the hub closes."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        if shut:
+            sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        return answer
+
+
+def post_head(path: str, length: int, extra: str = "") -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/bmp\r\n"
+            f"Content-Length: {length}\r\n{extra}\r\n").encode()
+
+
+def test_a_large_body_read_whole_leaves_the_next_pipelined_request_intact(zoo_hub):
+    """The body is read straight from the socket (hub/worker.py _read_whole_body): a request sent
+    right behind it, in the same packets, is the next one answered."""
+    body = noise_bmp(300, 200)
+    assert len(body) > 64 * 1024
+    data = post_head("/api/models/imagenet/classify", len(body)) + body + \
+        b"GET /v2/health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    answer = raw_request(zoo_hub.port, data)
+    assert answer.count(b"HTTP/1.1 200 OK") == 2, answer[:400]
+    assert b'"predictions"' in answer and answer.rstrip().endswith(b'{"ready":true}')
+
+
+def test_a_body_cut_short_closes_that_connection_and_nothing_else(zoo_hub):
+    body = noise_bmp(300, 200)
+    answer = raw_request(zoo_hub.port, post_head("/api/models/imagenet/classify", len(body)) + body[:100_000],
+                         shut=True)
+    assert answer == b""  # the client went away mid-body: nothing to answer
+    assert requests.get(f"{zoo_hub.url}/v2/health/ready", timeout=10).status_code == 200
+
+
+def test_a_client_waiting_for_100_continue_gets_it_and_its_answer(zoo_hub):
+    import socket
+
+    body = noise_bmp(300, 200)
+    with socket.create_connection(("127.0.0.1", zoo_hub.port), timeout=10) as sock:
+        sock.sendall(post_head("/api/models/imagenet/classify", len(body), "Expect: 100-continue\r\n"))
+        assert sock.recv(64).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(body)
+        answer = b""
+        while b'"predictions"' not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 OK")
