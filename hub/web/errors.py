@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from ..errors import HubError
 
@@ -28,6 +28,8 @@ def http_error_response(exc: HTTPException):
     message = exc.description or exc.name
     if exc.code == 413:
         message = "the request body is over the configured limit ([limits] max_body_bytes)"
+    if isinstance(exc, ClientDisconnected):  # Werkzeug's words blame "the browser (or proxy)"
+        code, message = "bad_input", "the request's body ended before its Content-Length said; send it again"
     response = jsonify({"error": message, "code": code})
     response.status_code = exc.code or 500
     return response
