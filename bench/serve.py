@@ -56,7 +56,7 @@ BUNDLED = ROOT / "models"
 # REST p50 at most 1.3x (preprocess + raw invoke) p50 of the same picture, measured in the same run.
 PICTURES = {"imagenet": "cat.bmp", "movenet": "grace_hopper.bmp"}
 RATIO_TARGET = 1.3
-PHOTO_PAGE_LONGEST = 640  # student.js LONGEST: the photo page shrinks a photo to this before sending it
+PHOTO_PAGE_LONGEST = 448  # student.js LONGEST: the photo page shrinks a photo to this before sending it
 LIMITS = LimitsConfig()  # the hub's defaults, as bench's hub config leaves [limits] alone
 
 
@@ -166,7 +166,7 @@ def rest_ratio(name: str, rest: dict, pipeline: dict) -> dict:
 
 
 def as_photo_page_sends(picture: bytes) -> bytes:
-    """The picture as the photo page (student.js `shrink`) sends it: at most 640 px on its
+    """The picture as the photo page (student.js `shrink`) sends it: at most 448 px on its
     longest side, JPEG at 85%. A tablet's photo is that, not a 0.5-0.9 MB BMP."""
     image = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR)
     scale = min(1.0, PHOTO_PAGE_LONGEST / max(image.shape[:2]))
