@@ -19,8 +19,8 @@ docs/ARCHITECTURE.md ("Serving") has the figures behind this choice and the alte
 """
 from __future__ import annotations
 
+import ctypes
 import errno
-import io
 import json
 import logging
 import select
@@ -114,6 +114,7 @@ class GuardedWorker(ThreadWorker):
         self._deadlines: dict[GuardedConn, tuple[float, str]] = {}  # connection -> (deadline, what)
         self._lock = threading.Lock()
         self._last_refusal_log: dict[str, float] = {}
+        self._served, self._last_request = False, 0.0  # for trim_heap once the requests stop
 
     def init_process(self) -> None:
         self.log.error_log.addFilter(_quiet_timeouts)
@@ -185,6 +186,7 @@ class GuardedWorker(ThreadWorker):
             counts["requests_kept_on_thread"] += 1
 
     def handle_request(self, req, conn: GuardedConn):
+        self._served, self._last_request = True, time.monotonic()
         if any(name == "UPGRADE" and value.lower() == "websocket" for name, value in req.headers):
             return self._websocket(req, conn)
         self._set_deadline(conn, self.limits.body_s, "body")
@@ -261,9 +263,13 @@ class GuardedWorker(ThreadWorker):
             pass
 
     def murder_pending(self) -> None:
-        """Called by the main loop about once a second: also cut connections past their deadline."""
+        """Called by the main loop about once a second: also cut connections past their deadline,
+        and give memory back once the requests have stopped."""
         super().murder_pending()
         now = time.monotonic()
+        if self._served and now - self._last_request > IDLE_TRIM_S:
+            self._served = False
+            trim_heap()
         with self._lock:
             late = [(conn, what) for conn, (deadline, what) in self._deadlines.items() if deadline < now]
             for conn, _ in late:
@@ -279,6 +285,19 @@ class GuardedWorker(ThreadWorker):
 
 
 NEXT_REQUEST_WAIT_S = 0.005
+IDLE_TRIM_S = 1.0
+
+
+def trim_heap() -> None:
+    """Give the kernel back the free memory inside the heap, once no request has come for a
+    second. hub/server.py keeps up to 16 MB free at the top of each arena so that requests do
+    not fault pages back in one after another; a burst of 32 connections each holding a 668 KB
+    tensor leaves much more than that free, in pieces, until this (malloc_trim also returns the
+    whole free pages between blocks in use). Not glibc: nothing to do."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 RECV_MAX = 1 << 20  # one recv_into at most this much
 
 
@@ -293,7 +312,8 @@ class WholeBody:
     def __init__(self, body, conn: GuardedConn) -> None:
         self.reader = body.reader  # gunicorn's LengthReader: .length is what the socket still holds
         self._conn = conn
-        self._buffer: io.BytesIO | None = None
+        self._body: bytearray | None = None  # all of it, once read; dropped once the app has it all
+        self._at = 0
 
     @classmethod
     def wrap(cls, req, conn: GuardedConn) -> "WholeBody | None":
@@ -306,8 +326,8 @@ class WholeBody:
         req.body = cls(req.body, conn)
         return req.body
 
-    def _filled(self) -> io.BytesIO:
-        if self._buffer is None:
+    def _filled(self) -> memoryview:
+        if self._body is None:
             length = self.reader.length
             body = bytearray(length)
             unreader = self._conn.parser.unreader
@@ -323,26 +343,57 @@ class WholeBody:
                     raise http_errors.NoMoreData(bytes(view[max(0, got - 16):got]))
                 got += n
                 self.reader.length = length - got
-            self._buffer = io.BytesIO(body)
-        return self._buffer
+            self._body = body
+        return memoryview(self._body)[self._at:]
+
+    def take_all(self) -> bytearray:
+        """The whole body, the buffer itself (no copy), for an app that wants all of it at once
+        (hub/web/bodies.py `whole_body`); this input is empty after."""
+        self._filled().release()
+        body, self._body, self._at = self._body[self._at:] if self._at else self._body, bytearray(), 0
+        return body
+
+    def _took(self, n: int) -> None:
+        self._at += n
+        if self._body is not None and self._at >= len(self._body):
+            self._body = bytearray()  # the app has its own copy: hold no second one to the end of the request
+            self._at = 0
 
     def read(self, size: int | None = -1) -> bytes:
-        return self._filled().read(-1 if size is None else size)
+        left = self._filled()
+        n = len(left) if size is None or size < 0 else min(size, len(left))
+        data = bytes(left[:n])
+        left.release()
+        self._took(n)
+        return data
+
+    def readinto(self, buffer) -> int:
+        left = self._filled()
+        n = min(len(buffer), len(left))
+        memoryview(buffer)[:n] = left[:n]
+        left.release()
+        self._took(n)
+        return n
 
     def readline(self, size: int | None = -1) -> bytes:
-        return self._filled().readline(-1 if size is None else size)
+        self._filled().release()
+        body = self._body
+        end = len(body) if size is None or size < 0 else min(len(body), self._at + size)
+        newline = body.find(b"\n", self._at, end)
+        return self.read((newline + 1 if newline >= 0 else end) - self._at)
 
     def readlines(self, hint: int | None = -1) -> list[bytes]:
-        return self._filled().readlines(-1 if hint is None else hint)
+        return list(self)
 
     def __iter__(self):
-        return iter(self._filled())
+        while line := self.readline():
+            yield line
 
     def finished(self) -> None:
         """After the answer: what the app left of a body read whole is not on the socket, so there
         is nothing for gunicorn to drain before the next request."""
-        if self._buffer is not None:
-            self._buffer.seek(0, io.SEEK_END)
+        if self._body is not None:
+            self._body, self._at = bytearray(), 0
 
 
 def _follows(conn: GuardedConn) -> bool:

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify, request
 from ..errors import BadInput, UnsupportedMediaType
 from ..service import Hub
 from ..tasks import Media, Picture, Sound
+from .bodies import whole_body
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -46,12 +47,12 @@ def media_from_request() -> Media:
             return Sound(request.files["audio"].read())
         raise BadInput("send the picture as the multipart field 'image', or a WAV as the field 'audio'")
     if content_type.startswith("image/"):
-        return Picture(request.get_data(cache=False))
+        return Picture(whole_body())
     if content_type in WAV_TYPES:
-        return Sound(request.get_data(cache=False))
+        return Sound(whole_body())
     if content_type in PCM_TYPES:
         rate = request.mimetype_params.get("rate") or request.args.get("sample_rate")
-        return Sound(request.get_data(cache=False), _rate(rate))
+        return Sound(whole_body(), _rate(rate))
     raise UnsupportedMediaType(
         f"Content-Type {content_type or 'missing'}: send an image (image/png, image/jpeg, image/bmp, "
         "image/webp) or a recording (audio/wav, or audio/L16;rate=N for 16-bit PCM) as the body, "

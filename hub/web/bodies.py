@@ -18,10 +18,10 @@ import re
 from typing import Any
 
 import orjson
-from flask import Flask, Request
+from flask import Flask, Request, request
 from flask.json.provider import DefaultJSONProvider
 from gunicorn.http.errors import ParseException
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream, get_input_stream
 
@@ -99,6 +99,21 @@ class BoundedJSONProvider(DefaultJSONProvider):
             return super().response(*args, **kwargs)
         body = dumps(self._prepare_response_obj(args, kwargs), self.default, self.sort_keys)
         return self._app.response_class(body + b"\n", mimetype=self.mimetype)
+
+
+def whole_body() -> bytes | bytearray:
+    """The request's body, all of it: the server's own buffer when it read the body whole
+    (hub/worker.py `WholeBody.take_all`), else through Werkzeug, whose `get_data` copies a body
+    twice more (a 668 KB tensor three times in memory at once, per request in flight). Past
+    `max_body_bytes` it is Werkzeug's 413; a body that ends early is Werkzeug's 400 too."""
+    take = getattr(request.environ.get("wsgi.input"), "take_all", None)
+    length, limit = request.content_length, request.max_content_length
+    if take is None or length is None or (limit is not None and length > limit):
+        return request.get_data(cache=False)
+    try:
+        return take()
+    except OSError:  # the client went away or stalled mid-body (gunicorn's NoMoreData, a time-out)
+        raise ClientDisconnected() from None
 
 
 def read_json(raw: bytes, what: str = "the request") -> Any:

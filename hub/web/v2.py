@@ -18,7 +18,7 @@ from ..errors import BadInput, ModelNotFound
 from ..manifest import TensorSpec
 from ..registry import READY
 from ..service import Hub
-from .bodies import dumps, read_json
+from .bodies import dumps, read_json, whole_body
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
 
@@ -93,7 +93,7 @@ _BYTE_COUNT = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() als
 
 
 def _split_body() -> tuple[dict, bytes | memoryview]:
-    raw = request.get_data(cache=False)
+    raw = whole_body()
     header_length = request.headers.get(HEADER_LENGTH)
     if header_length is not None:
         header_length = header_length.strip()
