@@ -110,8 +110,8 @@ def tune_malloc(arenas: int = 2, mmap_threshold: int = 16 << 20, trim_threshold:
     (glibc's trim threshold once the mmap threshold is fixed) a 524 KB picture's body and decoded
     copy were given back and faulted in again, 430 faults a request and 3 ms of a 9 ms request
     here; with 1 MB for mmap, a /v2 JSON tensor of 224 x 224 x 3 (orjson's parse takes about 10 MB
-    for a moment) faulted 760 pages, 1.1 ms of 14. Measured here: about 8 MB more resident memory
-    after load (bench/peers.py, docs/PERFORMANCE.md)."""
+    for a moment) faulted 760 pages, 1.1 ms of 14. What a burst of requests leaves free in the
+    heap goes back to the kernel a second after it ends (hub/worker.py `trim_heap`)."""
     import ctypes
 
     try:

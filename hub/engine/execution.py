@@ -7,8 +7,7 @@ with `replace`.
 
 Inline runs: when nothing is queued and a CPU worker is free, the request's own thread runs the
 job on that worker's interpreter (holding its lock) instead of handing it over and waiting. That
-saves two thread wake-ups and the Future's notifications: 0.06 to 0.14 ms a request here, and at
-8 or 32 connections on a tiny model about a fifth of the serving process's time under the GIL
+saves two thread wake-ups and the Future's notifications: 0.06 to 0.14 ms a request here
 (docs/PERFORMANCE.md). Only the CPU runs inline: an accelerator can hang, and a request waiting
 on a worker thread can still time out while the watchdog sees the hung worker.
 """
