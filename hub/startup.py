@@ -4,7 +4,7 @@ A problem is then one line naming the file and the fix (a ConfigError: exit 2) i
 server's worker failing with a traceback.
 
 Kept apart from the app factory on purpose: gunicorn's master process imports this, not the
-app, so it holds about 20 MB instead of the 85 MB that numpy, OpenCV, LiteRT and Flask cost
+app, so it holds 29 MB instead of the 87 MB it held with numpy, OpenCV, LiteRT and Flask
 (the worker imports those itself; bench/peers.py counts both processes' memory).
 """
 from __future__ import annotations
