@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import requests
 
+from tests.hostile import rss
+
 FAULTS_PER_REQUEST_MAX = 40  # 430 and 1,040 a request before the fixes, 0 to 6 after
 
 
@@ -217,10 +219,7 @@ def test_a_large_multipart_upload_is_read_whole_and_parsed(zoo_hub):
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError(f"no VmRSS for {pid}")
+    return rss(pid) / (1 << 20)
 
 
 def test_memory_a_burst_left_free_goes_back_once_the_requests_stop(zoo_hub):
