@@ -44,8 +44,18 @@ system-deps:
 run: install
 	$(BIN)/classroom-hub serve --host $(HOST) --port $(PORT) --models models
 
-test: install-dev
-	$(BIN)/python -m pytest -m "not emulated"
+# axe-core for the accessibility checks, from the npm registry, pinned; the tests find it through
+# CLASSROOM_HUB_AXE (tests/test_browser.py `axe_script`). Without npm they fall back to the copy the
+# axe-playwright-python wheel ships.
+AXE_VERSION ?= 4.14.1
+AXE_JS := .cache/axe-core-$(AXE_VERSION)/node_modules/axe-core/axe.min.js
+$(AXE_JS):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --no-audit --no-fund --no-save --prefix .cache/axe-core-$(AXE_VERSION) axe-core@$(AXE_VERSION); \
+	else echo "note: npm is missing (apt install npm): the tests use the axe-core the axe-playwright-python wheel ships"; fi
+
+test: install-dev $(AXE_JS)
+	CLASSROOM_HUB_AXE=$$( [ -f $(AXE_JS) ] && echo $(abspath $(AXE_JS)) ) $(BIN)/python -m pytest -m "not emulated"
 
 # The Pi's own architectures under qemu-user (tests/test_arm64.py, tests/test_armhf.py); CI runs it after `make test`.
 test-arm: install-dev

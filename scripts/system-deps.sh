@@ -1,5 +1,5 @@
 #!/bin/sh
-# Debian packages the tests need: Chromium for the browser tests, PortAudio for sounddevice,
+# Debian packages the tests need: Chromium for the browser tests and npm for axe-core, PortAudio for sounddevice,
 # cage and systemd-analyze so that the kiosk unit verifies as it would on a Pi, and qemu,
 # mmdebstrap and e2fsprogs for the Bookworm VM the deploy tests boot (tests/bookworm_vm.py).
 # With --arm, only what the emulated arm64 and armhf roots need (make test-arm): qemu-user through
@@ -16,6 +16,7 @@ if [ "${1:-}" = "--arm" ]; then
 fi
 if [ -z "${ARM:-}" ]; then
   command -v chromium >/dev/null 2>&1 || need="$need chromium"
+  command -v npm >/dev/null 2>&1 || need="$need npm"  # axe-core for the accessibility checks (Makefile)
   if ! ldconfig -p 2>/dev/null | grep -q 'libportaudio\.so\.2'; then need="$need libportaudio2"; fi
   command -v cage >/dev/null 2>&1 || need="$need cage"
   command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
