@@ -17,6 +17,8 @@ fi
 if [ -z "${ARM:-}" ]; then
   command -v chromium >/dev/null 2>&1 || need="$need chromium"
   command -v npm >/dev/null 2>&1 || need="$need npm"  # axe-core for the accessibility checks (Makefile)
+  # the pages' icons are emoji: without a colour emoji font Chromium draws empty boxes in the screenshots
+  [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need="$need fonts-noto-color-emoji"
   if ! ldconfig -p 2>/dev/null | grep -q 'libportaudio\.so\.2'; then need="$need libportaudio2"; fi
   command -v cage >/dev/null 2>&1 || need="$need cage"
   command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
