@@ -110,7 +110,7 @@ def cmd_tls_renew(args: argparse.Namespace) -> int:
     print(f"certificate authority {done.authority}, valid until {done.ca_until:%Y-%m-%d}, key in {done.ca_key}; "
           f"HTTPS certificate {'renewed' if done.renewed else 'kept'}, valid until {done.cert_until:%Y-%m-%d}")
     if done.authority == "replaced":
-        print("every tablet must trust the new authority once: open https://<hub>:<port>/ca.crt (docs/TEACHERS.md)")
+        print("every tablet must trust the new authority once: open http://<hub>:8080/setup on each (docs/TEACHERS.md)")
     if done.renewed:  # a new key: the kiosk's browser is pinned to the old one until it restarts
         for unit in args.restart:
             subprocess.run(["systemctl", "--no-block", "try-restart", unit], capture_output=True, timeout=30)

@@ -27,10 +27,21 @@ class ServerConfig:
     header_timeout_s: float = 10.0  # to send a whole request header
     body_timeout_s: float = 60.0  # from the header to the answer: the body's upload included
     idle_timeout_s: float = 30.0  # the longest silence within a request, or on a WebSocket
-    tls: str = "off"  # "off", "self-signed" (made on the hub, see docs/TEACHERS.md) or "files"
+    tls: str = "self-signed"  # HTTPS on secure_port: "self-signed" (made on the hub, hub/tls.py), "files" or "off"
+    secure_port: int = 8443  # HTTPS beside HTTP on `port`; 0: none; = port: HTTPS alone there (configs from before)
     cert_file: str = ""  # with tls = "files": your own certificate and key (PEM)
     key_file: str = ""
     names: Any = ()  # extra names the hub is reached by (a school's DNS name); its own are always allowed
+
+    @property
+    def https_port(self) -> int:
+        """The port HTTPS is served on, or 0 for none."""
+        return 0 if self.tls == "off" else self.secure_port
+
+    @property
+    def http_port(self) -> int:
+        """The port plain HTTP is served on, or 0 when `port` serves HTTPS alone (a config from before)."""
+        return 0 if self.https_port == self.port else self.port
 
 
 @dataclass(frozen=True)
@@ -191,6 +202,7 @@ _RULES: dict[str, tuple] = {
     "server.body_timeout_s": (lambda v: 1 <= v <= 3600, "seconds from 1 to 3600"),
     "server.idle_timeout_s": (lambda v: 15 <= v <= 3600, "seconds from 15 to 3600 (WebSockets are pinged every 10 s)"),
     "server.tls": (lambda v: v in {"off", "self-signed", "files"}, '"off", "self-signed" or "files"'),
+    "server.secure_port": (lambda v: 0 <= v <= 65535, "0 (no HTTPS) or a port number from 1 to 65535"),
     "models.scan_interval_s": (lambda v: 0.1 <= v <= 3600, "seconds from 0.1 to 3600"),
     "models.settle_s": (lambda v: 0 <= v <= 60, "seconds from 0 to 60"),
     "models.probe_timeout_s": (lambda v: 1 <= v <= 600, "seconds from 1 to 600"),
@@ -334,7 +346,7 @@ def _check_together(config: "Config") -> None:
     if config.limits.bodies_budget_bytes < config.limits.max_body_bytes:
         raise ConfigError("config key limits.bodies_budget_bytes must be at least limits.max_body_bytes "
                           "(one body must fit in the budget)", key="limits.bodies_budget_bytes")
-    if config.server.tls == "files":
+    if config.server.https_port and config.server.tls == "files":
         for key in ("cert_file", "key_file"):
             value = getattr(config.server, key)
             if not value or not Path(value).is_file():
@@ -373,6 +385,12 @@ def load_config(
             merged[section].update(values)
             for key in values:
                 origins[f"{section}.{key}"] = origin
+    server = merged["server"]
+    if "tls" in server and str(server["tls"]) != "off" and "secure_port" not in server:
+        # A config from before HTTPS had a port of its own (tls set, no secure_port): HTTPS alone
+        # on `port`, as then, so the addresses tablets and printed QR codes know keep working.
+        server["secure_port"] = server.get("port", ServerConfig.port)
+        origins["server.secure_port"] = origins["server.tls"]
     sections = {}
     for name, values in merged.items():
         origin = ", ".join(sorted({origins[f"{name}.{k}"] for k in values})) or "defaults"

@@ -136,7 +136,7 @@ def check_models(config: Config) -> list[Check]:
 def _hub_running(config: Config) -> bool:
     import urllib.request
 
-    scheme = "http" if config.server.tls == "off" else "https"
+    scheme = "https" if config.server.https_port == config.server.port else "http"  # the main port's
     try:
         import ssl
 

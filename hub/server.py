@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import socket
 import sys
+import threading
+from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
@@ -27,20 +29,44 @@ def urls(host: str, port: int, scheme: str = "http") -> list[str]:
 
 
 def certificate_files(config: Config) -> tuple[str, str] | None:
-    """(certfile, keyfile) for gunicorn, making the hub's own certificate when asked to (or, on an
-    installed hub, using the one root made: hub/tls.py). gthread reads both files at each new
-    connection, so a renewal by classroom-hub-tls.timer is served without a restart."""
+    """(certfile, keyfile) for the secure port, making the hub's own certificate when asked to (or,
+    on an installed hub, using the one root made: hub/tls.py; no key is made while the files there
+    are good). The worker reads both files at each new connection (hub/worker.py), so a renewal by
+    classroom-hub-tls.timer is served without a restart."""
+    if not config.server.https_port:
+        return None
     if config.server.tls == "files":
         return config.server.cert_file, config.server.key_file
     if config.server.tls == "self-signed":
-        from pathlib import Path
+        from .tls import CA_CERT, CERT, KEY
 
-        from .tls import config_names, renew_hint, serving_certificate
-
-        made = serving_certificate(Path(config.classroom.data_dir) / "tls", config_names(config),
-                                   renew_hint(config.source))
+        public = Path(config.classroom.data_dir) / "tls"
+        if all((public / name).is_file() for name in (CA_CERT, CERT, KEY)):
+            # Checked (and renewed if need be) once the hub is ready, by check_certificate: reading
+            # them here would cost every start the import of `cryptography` before it can answer.
+            return str(public / CERT), str(public / KEY)
+        made = _serving_certificate(config)
         return str(made.cert), str(made.key)
     return None
+
+
+def _serving_certificate(config: Config):
+    from .tls import config_names, renew_hint, serving_certificate
+
+    return serving_certificate(Path(config.classroom.data_dir) / "tls", config_names(config),
+                               renew_hint(config.source))
+
+
+def check_certificate(config: Config) -> None:
+    """The hub's own certificate, checked after start-up as at it: renewed when it nears its end or
+    the hub has a new address (the worker reads the files per connection, so that is served at
+    once), or what is wrong with it logged."""
+    from .tls import TLSError
+
+    try:
+        _serving_certificate(config)
+    except TLSError as exc:
+        log.warning("%s", exc.message)
 
 
 class HubServer(BaseApplication):
@@ -50,8 +76,15 @@ class HubServer(BaseApplication):
 
     def load_config(self) -> None:
         server = self.hub_config.server
+        host = f"[{server.host}]" if ":" in server.host else server.host
+        # Plain HTTP on `port` and HTTPS on `secure_port`: one worker listens on both, and wraps only
+        # the secure port's connections in TLS (hub/worker.py). gunicorn's own certfile would
+        # wrap every listener's, so it is never set; the worker reads these files instead.
+        self.secure_files = certificate_files(self.hub_config)
+        self.secure_port = server.https_port
+        ports = [p for p in (server.http_port, server.https_port) if p]
         settings = {
-            "bind": f"[{server.host}]:{server.port}" if ":" in server.host else f"{server.host}:{server.port}",
+            "bind": [f"{host}:{port}" for port in ports],
             "workers": 1,  # one process owns each Edge TPU and the classroom state
             "worker_class": "hub.worker.GuardedWorker",  # gthread with per-address and time limits
             "threads": server.threads,
@@ -63,10 +96,10 @@ class HubServer(BaseApplication):
             "loglevel": self.hub_config.logging.level.lower(),
             "post_worker_init": self._ready,
             "control_socket_disable": True,  # gunicorn 27+; nothing of ours uses it
+            # sendfile() would write a file past TLS on the secure port; the hub serves only small
+            # pages and scripts as files, so both ports write them through the socket.
+            "sendfile": not self.secure_files,
         }
-        files = certificate_files(self.hub_config)
-        if files:
-            settings["certfile"], settings["keyfile"] = files
         for key, value in settings.items():
             if key in self.cfg.settings:
                 self.cfg.set(key, value)
@@ -78,19 +111,23 @@ class HubServer(BaseApplication):
         ready = sum(1 for m in models if m.status == "ready")
         print(f"Classroom Hub {the_hub.version} is ready: {ready} of {len(models)} model(s) serving, "
               f"runtime {the_hub.runtime.name} {the_hub.runtime.version}", flush=True)
-        scheme = "http" if self.hub_config.server.tls == "off" else "https"
-        addresses = urls(self.hub_config.server.host, self.hub_config.server.port, scheme)
-        for url in addresses:
+        server = self.hub_config.server
+        plain = urls(server.host, server.http_port, "http") if server.http_port else []
+        secure = urls(server.host, server.https_port, "https") if server.https_port else []
+        for url in plain:
             print(f"  open {url}", flush=True)
+        for url in secure:
+            print(f"  open {url}  (secure: for speaking and the camera)", flush=True)
+        addresses = plain or secure
         # The teacher and the front screen are other devices: a LAN address where there is one.
         lan = next((u for u in addresses if "//127.0.0.1:" not in u), addresses[0])
         print(f"  the teacher's dashboard: {lan}teacher    the front screen: {lan}kiosk", flush=True)
         from .systemd import announce_ready
 
         worker.watchdog = announce_ready(f"{ready} of {len(models)} model(s) serving", the_hub.stuck)
-        if self.hub_config.server.tls == "self-signed":
-            print(f"  tablets trust this hub once: open {scheme}://<hub>:{self.hub_config.server.port}/ca.crt "
-                  "(docs/TEACHERS.md)", flush=True)
+        if server.https_port and server.tls == "self-signed":
+            print(f"  tablets trust the secure address once: open {lan}setup (docs/TEACHERS.md)", flush=True)
+            threading.Thread(target=check_certificate, args=(self.hub_config,), name="tls-check", daemon=True).start()
 
     def load(self):
         from .app import build_app
@@ -144,7 +181,9 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 def check_port(config: Config) -> None:
-    if port_in_use(config.server.host, config.server.port):
-        print(f"error: port {config.server.port} on {config.server.host} is already in use; "
-              "stop the other program or pass --port", file=sys.stderr)
-        raise SystemExit(2)
+    server = config.server
+    for port, fix in ((server.port, "pass --port"), (server.https_port, "set [server] secure_port (0: no HTTPS)")):
+        if port and port_in_use(server.host, port):
+            print(f"error: port {port} on {server.host} is already in use; stop the other program or {fix}",
+                  file=sys.stderr)
+            raise SystemExit(2)

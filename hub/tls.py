@@ -1,7 +1,8 @@
 """HTTPS with a certificate made on the hub itself: browsers give camera and microphone only to
 secure pages, and a classroom has no domain name or public certificate authority.
 
-The hub makes a small certificate authority (CA) that tablets trust once (GET /ca.crt), and a
+The hub makes a small certificate authority (CA) that tablets trust once ("Set up tablets",
+/setup: hub/web/setup.py, the files in hub/tls_profiles.py), and a
 server certificate it signs for the hub's names and addresses. Whoever holds the CA's key can
 make certificates every tablet trusts, so:
 
@@ -488,11 +489,11 @@ def _announce_authority(authority: str, reason: str, ca_cert, key_path: Path, no
     until = _day(ca_cert.not_valid_after_utc)
     if authority == "made":
         log.info("made a certificate authority for this hub's HTTPS, valid until %s and limited to the hub's own "
-                 "names and the private address ranges; tablets trust it once: open https://<hub>:<port>/ca.crt "
+                 "names and the private address ranges; tablets trust it once: 'Set up tablets', http://<hub>:8080/setup "
                  "(docs/TEACHERS.md)", until)
     elif authority == "replaced":
         log.warning("made a new certificate authority for HTTPS, valid until %s: the old one %s. Every tablet must "
-                    "trust the new one once: open https://<hub>:<port>/ca.crt on each (docs/TEACHERS.md); until "
+                    "trust the new one once: 'Set up tablets', http://<hub>:8080/setup, on each (docs/TEACHERS.md); until "
                     "then they warn that the hub is not secure, and the camera and microphone stay off", until, reason)
     elif authority == "moved":
         log.info("the certificate authority's key is now in %s (%s), out of the serving hub's reach; tablets keep "
@@ -605,7 +606,7 @@ def inspect(public: Path, extra_names: Iterable[str] = (), hint: str = "",
 
     now = now or _now()
     hint = hint or renew_hint()
-    trust = "then on every tablet open https://<hub>:<port>/ca.crt and trust it again (docs/TEACHERS.md)"
+    trust = 'then set every tablet up again: "Set up tablets", http://<hub>:8080/setup (docs/TEACHERS.md)'
     try:
         ca_pem = (public / CA_CERT).read_bytes()
     except FileNotFoundError:

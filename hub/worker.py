@@ -62,11 +62,27 @@ class ServerLimits:
         self.header_s, self.body_s, self.idle_s = server.header_timeout_s, server.body_timeout_s, server.idle_timeout_s
 
 
+class SecureSettings:
+    """gunicorn's settings as a connection to the secure port sees them: TLS with the hub's
+    certificate, its files read again for each connection as gunicorn does (a renewed certificate
+    is served at once), and "https" as wsgi.url_scheme. The worker's own settings name no
+    certificate, so gunicorn wraps nothing itself and the plain port stays plain."""
+
+    is_ssl = True
+
+    def __init__(self, cfg, files: tuple[str, str]) -> None:
+        self._cfg = cfg
+        self.certfile, self.keyfile = files
+
+    def __getattr__(self, name: str):
+        return getattr(self._cfg, name)
+
+
 class GuardedConn(TConn):
     """A connection that knows its address's count, its deadline, and its read time-out."""
 
-    def __init__(self, worker: "GuardedWorker", sock, client, server) -> None:
-        super().__init__(worker.cfg, sock, client, server)
+    def __init__(self, worker: "GuardedWorker", sock, client, server, secure: bool = False) -> None:
+        super().__init__(worker.secure_cfg if secure else worker.cfg, sock, client, server)
         self.worker = worker
         self.address = client[0] if isinstance(client, tuple) else str(client)
         self._released = False
@@ -115,6 +131,9 @@ class GuardedWorker(ThreadWorker):
         self._lock = threading.Lock()
         self._last_refusal_log: dict[str, float] = {}
         self._served, self._last_request = False, 0.0  # for trim_heap once the requests stop
+        files = getattr(self.app, "secure_files", None)  # hub/server.py: the secure port's certificate
+        self.secure_port = getattr(self.app, "secure_port", 0) if files else 0
+        self.secure_cfg = SecureSettings(self.cfg, files) if files else None
 
     def init_process(self) -> None:
         self.log.error_log.addFilter(_quiet_timeouts)
@@ -145,7 +164,9 @@ class GuardedWorker(ThreadWorker):
             return
         self.nr_conns += 1
         client_sock.setblocking(True)
-        self.enqueue_req(GuardedConn(self, client_sock, client_addr, listener.getsockname()))
+        server = listener.getsockname()
+        secure = bool(self.secure_port) and isinstance(server, tuple) and server[1] == self.secure_port
+        self.enqueue_req(GuardedConn(self, client_sock, client_addr, server, secure))
 
     def release(self, conn: GuardedConn) -> None:
         with self._lock:

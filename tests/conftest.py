@@ -211,14 +211,22 @@ class HubStarter:
     def __init__(self, workdir: Path) -> None:
         self.workdir, self.started = workdir, []
 
-    def __call__(self, models: Path, cgroup=None, **sections: dict) -> HubProcess:
+    def __call__(self, models: Path, cgroup=None, secure: bool = False, **sections: dict) -> HubProcess:
         merged = merged_config(self.workdir, sections)
-        if merged.get("server", {}).get("tls") == "self-signed":  # trust the hub's own authority, as a tablet would
+        server = merged.setdefault("server", {})
+        if secure:  # HTTPS beside HTTP, on a free port of its own: hub.secure_url, verified with hub.ca
+            server.setdefault("secure_port", free_port())
+        elif "tls" not in server:  # plain HTTP alone, as before HTTPS was on by default: no certificate made
+            server.setdefault("secure_port", 0)
+        if server.get("tls") == "self-signed" and not secure:  # trust the hub's own authority, as a tablet would
             ca = str(Path(merged["classroom"]["data_dir"]) / "tls" / "ca.crt")
             hub = HubProcess(models, toml_text(merged), self.workdir, "https", ca)
         else:
             hub = HubProcess(models, toml_text(merged), self.workdir, cgroup=cgroup)
         hub.data_dir = Path(merged["classroom"]["data_dir"])
+        hub.ca = str(hub.data_dir / "tls" / "ca.crt")
+        hub.secure_port = server.get("secure_port", 0)
+        hub.secure_url = f"https://127.0.0.1:{hub.secure_port}" if secure else None
         self.started.append(hub)
         return hub
 

@@ -1,4 +1,7 @@
-"""HTTPS with the hub's own certificate: made at first start, trusted through its own authority."""
+"""HTTPS with the hub's own certificate: made at first start, trusted through its own authority.
+
+These hubs run a config from before HTTPS had a port of its own (`tls` set, no `secure_port`):
+HTTPS alone on `port`, as then. HTTPS beside HTTP (the default now) is tests/test_setup_tablets.py."""
 from __future__ import annotations
 
 import ssl
@@ -22,6 +25,9 @@ def secure_hub(tmp_path, start_hub):
 
 def test_https_with_the_hubs_own_authority(secure_hub, tmp_path):
     assert secure_hub.url.startswith("https://")
+    from hub.kiosk import presented_certificate
+
+    assert presented_certificate(secure_hub.port) is not None  # the one port speaks TLS: no plain HTTP there
     status = secure_hub.get("/api/status")
     assert status.status_code == 200  # verified against the hub's CA: the name 127.0.0.1 is in the certificate
     with pytest.raises(requests.exceptions.SSLError):
@@ -68,5 +74,8 @@ def test_no_ca_without_self_signed_tls(tmp_path, start_hub):
     models = tmp_path / "m"
     models.mkdir()
     copy_model(BUNDLED / "digits", models)
-    hub = start_hub(models)
-    assert hub.get("/ca.crt").status_code == 404
+    for server in ({"tls": "off"}, {"secure_port": 0}):
+        hub = start_hub(models, server=server)
+        assert hub.get("/ca.crt").status_code == 404
+        assert not (hub.data_dir / "tls").exists()  # and no authority made
+        hub.stop()

@@ -53,6 +53,16 @@ def test_plain_http_hub(plain_hub):
     assert not any(arg.startswith("--ignore-certificate-errors") for arg in command)
 
 
+def test_a_hub_with_both_ports_shows_the_kiosk_on_the_plain_one(models_dir, start_hub):
+    """The service runs `kiosk --port <port>`: with HTTPS beside HTTP (the default) that is the
+    plain port, so no pin is needed; the page itself gives the secure address once the teacher
+    chose it (tests/test_setup_tablets.py)."""
+    hub = start_hub(models_dir, secure=True)
+    command = printed_command(hub.port)
+    assert command[-1] == f"http://127.0.0.1:{hub.port}/kiosk"
+    assert not any(arg.startswith("--ignore-certificate-errors") for arg in command)
+
+
 def test_https_hub_pins_the_hubs_own_key(secure_hub, tmp_path):
     command = printed_command(secure_hub.port)
     assert command[-1] == f"https://127.0.0.1:{secure_hub.port}/kiosk"

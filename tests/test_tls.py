@@ -160,7 +160,7 @@ def test_an_authority_from_before_is_replaced_and_the_log_says_tablets_must_trus
     assert tls.name_constraints(load(public / "ca.crt")) is not None
     warning = next(r for r in caplog.records
                    if r.levelno == logging.WARNING and "new certificate authority" in r.message)
-    assert "Every tablet must trust the new one" in warning.message and "/ca.crt" in warning.message
+    assert "Every tablet must trust the new one" in warning.message and "/setup" in warning.message
     assert tls.renew(public).authority == "kept"  # once
 
 
@@ -204,7 +204,7 @@ def test_the_doctor_reports_https(tmp_path):
     assert [c.level for c in check_tls(config)] == ["INFO"]  # nothing made yet
     legacy_layout(data / "tls")
     old = check_tls(config)
-    assert any(c.level == "WARN" and "any web site" in c.message and "trust it again" in c.fix for c in old)
+    assert any(c.level == "WARN" and "any web site" in c.message and "set every tablet up again" in c.fix for c in old)
     tls.renew(data / "tls")
     fresh = check_tls(config)
     assert fresh[0].level == "OK" and "valid until" in fresh[0].message

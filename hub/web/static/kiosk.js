@@ -2,6 +2,8 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 let shownCode = undefined;
+let shownUrl = undefined;
+let ticks = 0;
 
 async function refresh() {
   try {
@@ -9,11 +11,20 @@ async function refresh() {
     const running = !!c.code;
     $("waiting").classList.toggle("hidden", running);
     $("running").classList.toggle("hidden", !running);
-    if (c.code !== shownCode) {
-      shownCode = c.code;
+    // a new class, or now and then (the teacher may switch to the secure address on /setup)
+    if (c.code !== shownCode || ticks++ % 3 === 0) {
       const qr = await fetch("/api/classes/current/qr.svg", { cache: "no-store" });
-      $("url").textContent = (qr.headers.get("X-Join-Url") || location.origin).split("?")[0];
-      $("qr").src = URL.createObjectURL(await qr.blob());
+      const joinUrl = qr.headers.get("X-Join-Url") || location.origin;
+      if (c.code !== shownCode || joinUrl !== shownUrl) {
+        const url = joinUrl.split("?")[0];
+        $("url").textContent = url;
+        // the secure address: tablets that were set up (/setup) can speak and use the camera
+        $("speaking").classList.toggle("hidden", !url.startsWith("https://"));
+        if ($("qr").src) URL.revokeObjectURL($("qr").src);
+        $("qr").src = URL.createObjectURL(await qr.blob());
+      }
+      shownCode = c.code;
+      shownUrl = joinUrl;
     }
     if (running) {
       $("code").textContent = c.code;
@@ -21,7 +32,7 @@ async function refresh() {
       $("tablets").textContent = c.tablets;
       $("answers").textContent = c.answers;
       $("accuracy").textContent = c.accuracy == null ? "—" : `${Math.round(c.accuracy * 100)}%`;
-      $("paused").classList.toggle("hidden", !c.paused);
+      $("paused").classList.toggle("hidden", !c.paused);  // the whole screen: the room looks up
       showLead(c.lead);
       showTeach(c.teach);
     }
@@ -29,6 +40,7 @@ async function refresh() {
     const ready = models.filter((m) => m.status === "ready");
     const accelerated = ready.filter((m) => m.backend && m.backend !== "cpu").length;
     $("status").textContent = `Hub ready: ${ready.length} model(s), ${accelerated ? accelerated + " on an accelerator" : "on the CPU"}`;
+    if (!running) $("paused").classList.add("hidden");
   } catch (e) {
     $("status").textContent = "The hub is not answering…";
   }
