@@ -350,3 +350,151 @@ def features(x: np.ndarray, rate: int, params: FeatureParams) -> np.ndarray:
     if float(np.abs(x).max(initial=0.0)) < 1e-4:
         raise BadInput("the recording is silent: nothing was heard")
     return log_mel(fit_clip(x, params), params)
+
+
+# --- a whole answer said in one go ("four two"): where each word is ----------------------------
+# Words are found by frame energy against the recording's own noise floor (a tablet's hiss, a
+# classroom's hum), so no level is hard-coded. Two thresholds (hysteresis): a word is a stretch
+# over the low one that somewhere reaches the high one, so a word's quiet start and end stay in
+# it and a breath does not become a word. The durations are for children's answers of a few
+# digits: a pause between words is longer than the silent stop inside one (the "k" of "six",
+# the "t" of "eight", ~50-90 ms), and a digit is 0.1 to ~1 s long.
+WORD_FRAME_S = 0.010  # the energy is measured per 10 ms
+FLOOR_PERCENTILE = 10  # the noise floor: the quietest tenth of the recording (pauses, the start and end)
+MIN_CONTRAST_DB = 6.0  # loudest frame this close to the floor: a steady hiss or hum, nothing said
+LOW_DB, HIGH_DB = 6.0, 12.0  # over the floor: a word lasts while over LOW, and reaches HIGH somewhere
+LOW_UNDER_PEAK_DB, HIGH_UNDER_PEAK_DB = 45.0, 35.0  # ...and never lower than this under the loudest frame
+HEARD_DBFS = -60.0  # a loudest frame quieter than this: nothing was said
+MIN_GAP_S = 0.10  # a quieter stretch shorter than this is inside a word, not between two
+MIN_WORD_S = 0.08  # a piece shorter than this is part of its neighbour (or a click, when alone)
+JOIN_GAP_S = 0.25  # ...joined to the nearer neighbour when that is this close
+MAX_WORD_S = 1.2  # a piece longer than this is two words run together: cut at its quietest moment
+# Two words said with hardly a pause ("fourtwo") still dip deep between them: a piece is cut where it
+# falls DIP_DB under the quieter side's loudest, or down to the noise floor (over a hiss), with at
+# least DIP_SIDE_S on each side, each side a word (loud for SUSTAIN_S). A stop inside a word ("six",
+# "eight") is a short burst after its dip. Measured on FSDD (1000 digits alone, 200 pairs said with
+# 0-0.1 s pauses; clean / over a hiss 25 dB down): 1 / 5 digits cut in two, and 185 / 189 pairs found,
+# against 98 / 158 without this.
+DIP_DB = 30.0
+DIP_OVER_FLOOR_DB = 3.0  # "down to the floor": within this of it (a hiss's 10 ms frames vary by a dB or two)
+DIP_SIDE_S = 0.15
+SUSTAIN_S = 0.05  # a side's loudness: its loudest stretch this long (a vowel), not one burst
+PAD_S = 0.08  # each word keeps this much around it (its soft start and end), never past half a pause
+MAX_WORDS = 4  # the work of one request is bounded: at most this many words, so as many invokes
+
+
+def frame_energy_db(pcm: Pcm, block: int) -> np.ndarray:
+    """The power of each `block` frames in dBFS, decoded chunk by chunk (never all at once). Their
+    variance, not their mean square: a cheap microphone's DC offset is not a sound."""
+    step = block * max(1, CHUNK_FRAMES // block)
+    energies = []
+    for lo in range(0, pcm.frames - block + 1, step):
+        x = _mono(pcm, lo, min(lo + step, pcm.frames))
+        n = len(x) // block
+        energies.append(x[:n * block].reshape(n, block).var(axis=1, dtype=np.float64))
+    if not energies:
+        return np.zeros(0)
+    return 10.0 * np.log10(np.concatenate(energies) + 1e-12)
+
+
+def scan_bytes(pcm: Pcm) -> int:
+    """Peak memory of `find_words`, from the header: one chunk's conversion copies and its variance's
+    float64 working copies, then the energies and their masks (a few copies of 8 B a frame)."""
+    chunk = min(CHUNK_FRAMES, pcm.frames)
+    frames = pcm.frames // max(1, round(pcm.rate * WORD_FRAME_S)) + 1
+    return chunk * pcm.channels * _CONVERT_BYTES[pcm.bits] + chunk * 20 + frames * 40
+
+
+def _runs(mask: np.ndarray) -> list[list[int]]:
+    """[start, stop) of each run of True."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return [[int(a), int(b)] for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))]
+
+
+def _cut_long(piece: list[int], db: np.ndarray, longest: int, shortest: int) -> list[list[int]]:
+    """A piece longer than a word, cut at its quietest frame (keeping both sides a word long)."""
+    start, stop = piece
+    if stop - start <= longest or stop - start < 2 * shortest + 1:
+        return [piece]
+    inner = db[start + shortest:stop - shortest]
+    cut = start + shortest + int(np.argmin(inner))
+    return _cut_long([start, cut], db, longest, shortest) + _cut_long([cut + 1, stop], db, longest, shortest)
+
+
+def _sustained(db: np.ndarray) -> float:
+    """How loud a stretch is for SUSTAIN_S: a vowel is, the burst of a "k" or "t" is not."""
+    n = min(len(db), max(1, round(SUSTAIN_S / WORD_FRAME_S)))
+    return float(np.partition(db, len(db) - n)[len(db) - n])
+
+
+def _cut_dips(piece: list[int], db: np.ndarray, floor: float, high: float, side: int) -> list[list[int]]:
+    """A piece cut at each deep dip between two stretches that are each a word (loud enough for
+    long enough): two words with hardly a pause between them."""
+    start, stop = piece
+    if stop - start < 2 * side + 1:
+        return [piece]
+    cut = start + side + int(np.argmin(db[start + side:stop - side]))
+    quieter = min(_sustained(db[start:cut]), _sustained(db[cut + 1:stop]))
+    if quieter < high or db[cut] > max(quieter - DIP_DB, floor + DIP_OVER_FLOOR_DB):
+        return [piece]
+    return _cut_dips([start, cut], db, floor, high, side) + _cut_dips([cut + 1, stop], db, floor, high, side)
+
+
+def find_words(pcm: Pcm) -> list[tuple[int, int]]:
+    """Where each word of a spoken answer is, in frames [start, stop), in order, each at most
+    MAX_WORD_S (and its padding) long; at most MAX_WORDS of them (pieces of one word joined first,
+    then the quietest left out); [] when nothing was said."""
+    block = max(1, round(pcm.rate * WORD_FRAME_S))
+    db = frame_energy_db(pcm, block)
+    if db.size == 0 or db.max() < HEARD_DBFS:
+        return []
+    peak, floor = float(db.max()), float(np.percentile(db, FLOOR_PERCENTILE))
+    contrast = peak - floor
+    if contrast < MIN_CONTRAST_DB:
+        return []  # a steady hiss or hum, and nothing over it
+    # over a floor taken from speech itself (a recording with no pause), the thresholds shrink with it
+    low = max(floor + min(LOW_DB, contrast / 3), peak - LOW_UNDER_PEAK_DB)
+    high = max(floor + min(HIGH_DB, 2 * contrast / 3), peak - HIGH_UNDER_PEAK_DB)
+
+    def frames(seconds: float) -> int:
+        return max(1, round(seconds / WORD_FRAME_S))
+
+    joined: list[list[int]] = []
+    for piece in _runs(db >= low):
+        if joined and piece[0] - joined[-1][1] < frames(MIN_GAP_S):  # a short dip is inside a word
+            joined[-1][1] = piece[1]
+        else:
+            joined.append(piece)
+    # a piece too short or too quiet to be a word joins its nearer neighbour, or is dropped (a click, a breath)
+    pieces: list[list[int]] = []
+    for i, piece in enumerate(joined):
+        if piece[1] - piece[0] >= frames(MIN_WORD_S) and db[piece[0]:piece[1]].max() >= high:
+            pieces.append(piece)
+            continue
+        before = piece[0] - pieces[-1][1] if pieces else None
+        after = joined[i + 1][0] - piece[1] if i + 1 < len(joined) else None
+        if before is not None and before <= frames(JOIN_GAP_S) and (after is None or before <= after):
+            pieces[-1][1] = piece[1]
+        elif after is not None and after <= frames(JOIN_GAP_S):
+            joined[i + 1][0] = piece[0]
+    pieces = [cut for piece in pieces for cut in _cut_dips(piece, db, floor, high, frames(DIP_SIDE_S))]
+    pieces = [cut for piece in pieces for cut in _cut_long(piece, db, frames(MAX_WORD_S), frames(MIN_WORD_S))]
+    while len(pieces) > MAX_WORDS:  # bounded: two pieces of one word become one, else the quietest goes
+        i = min(range(len(pieces) - 1), key=lambda j: pieces[j + 1][0] - pieces[j][1])
+        (start, stop), (after, end) = pieces[i], pieces[i + 1]
+        if after - stop <= frames(JOIN_GAP_S) and end - start <= frames(MAX_WORD_S):
+            pieces[i:i + 2] = [[start, end]]
+        else:
+            del pieces[min(range(len(pieces)), key=lambda j: db[pieces[j][0]:pieces[j][1]].max())]
+    words = []
+    pad = frames(PAD_S)
+    for i, (start, stop) in enumerate(pieces):
+        lo = start - pad if i == 0 else max(start - pad, (pieces[i - 1][1] + start + 1) // 2)
+        hi = stop + pad if i + 1 == len(pieces) else min(stop + pad, (stop + pieces[i + 1][0]) // 2)
+        words.append((max(0, lo) * block, pcm.frames if hi >= len(db) else hi * block))
+    return words
+
+
+def part(pcm: Pcm, start: int, stop: int) -> Pcm:
+    """Frames [start, stop) of a checked recording, as a recording of its own (a view: no copy)."""
+    return Pcm(pcm.raw[start * pcm.align:stop * pcm.align], pcm.rate, pcm.channels, pcm.bits, pcm.tag)

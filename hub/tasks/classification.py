@@ -104,6 +104,15 @@ def parse_top_k(raw: object, limit: int, default: int = 3) -> int:
     return k
 
 
+@dataclass(frozen=True)
+class Word:
+    """One word of a spoken answer: where it is in the recording (ms) and the model's input for it."""
+
+    start_ms: int
+    end_ms: int
+    inputs: list
+
+
 class Classification(Task):
     classifier = True
     gives = Classes
@@ -158,3 +167,19 @@ class AudioClassification(Classification):
         pcm = audio.read_sound(media.data, media.sample_rate)  # the header checked; nothing decoded yet
         with budget.reserve(audio.decode_bytes(pcm, params), "the recording"):
             return [quantize_real(audio.clip_features(pcm, params), spec.inputs[0])]
+
+    def prepare_words(self, media: Sound, spec: "ModelSpec", limits: "LimitsConfig",
+                      budget: "DecodeBudget") -> list[Word]:
+        """A whole answer said in one go: each word found (at most audio.MAX_WORDS), and its tensors
+        made exactly as `prepare` makes one recording's, from that word's part of it; [] for silence."""
+        params = audio.FeatureParams.from_json(spec.preprocess.extra)
+        pcm = audio.read_sound(media.data, media.sample_rate)
+        with budget.reserve(audio.scan_bytes(pcm), "the recording"):
+            spans = audio.find_words(pcm)
+        words = []
+        for start, stop in spans:
+            piece = audio.part(pcm, start, stop)
+            with budget.reserve(audio.decode_bytes(piece, params), "the recording"):
+                inputs = [quantize_real(audio.clip_features(piece, params), spec.inputs[0])]
+            words.append(Word(start * 1000 // pcm.rate, -(-stop * 1000 // pcm.rate), inputs))
+        return words

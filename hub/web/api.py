@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
+from .. import spoken
 from ..errors import BadInput, UnsupportedMediaType
 from ..service import Hub
 from ..tasks import Media, Picture, Sound
@@ -66,10 +67,14 @@ def options_from_request() -> dict:
 
 @bp.post("/models/<name>/classify")
 def classify(name: str):
-    """A classifier's ranked classes for a picture or a recording."""
+    """A classifier's ranked classes for a picture or a recording; with ?split=1, for each word of
+    a recording (a whole answer said in one go)."""
     the_hub = hub()
     the_hub.task_of(name)  # 404 or 503 before reading a body for a model that cannot answer
-    return jsonify(the_hub.predict(name, media_from_request(), options_from_request(), classify=True).to_json())
+    options = options_from_request()
+    if spoken.wants_split(options):  # a whole answer said in one go: each word's classes
+        return jsonify(spoken.classify_words(the_hub, name, media_from_request(), options))
+    return jsonify(the_hub.predict(name, media_from_request(), options, classify=True).to_json())
 
 
 @bp.post("/models/<name>/predict")

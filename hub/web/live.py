@@ -17,6 +17,7 @@ from functools import wraps
 from flask import request
 from flask_socketio import Namespace, SocketIO, join_room
 
+from .. import spoken
 from ..classroom.service import ClassroomService
 from ..errors import BadInput, HubError, RateLimited
 from ..ratelimit import TokenBucket
@@ -140,6 +141,11 @@ class ClassNamespace(Namespace):
 
     @replies
     def on_classify(self, data=None):
+        if isinstance(data, dict) and spoken.wants_split(data):  # a whole answer said in one go
+            media = media_from(data)
+            if not isinstance(data.get("model"), str) or media is None:
+                raise BadInput("send {model, audio: bytes[, sample_rate], split: true}")
+            return spoken.classify_words(self.hub, data["model"], media, data, api="socketio")
         return self._predict(data, classify=True)
 
     @replies
