@@ -125,9 +125,10 @@ def test_a_lesson_in_the_browser(hub, browser, requests_seen):
             draw_digit(tablet, canvases.nth(i), int(ch))
         if attempt == 0:
             shot(tablet, "tablet-drawing")
-        tablet.click("#check")
+        tablet.click("#check")  # enabled once every box is read
         tablet.wait_for_function("document.getElementById('feedback').textContent.length > 2")
         feedback = tablet.inner_text("#feedback")
+        assert feedback in (f"✓ {a} × {b} = {answer}. Well done!", f"✗ Not quite: {a} × {b} = {answer}"), feedback
         right += feedback.startswith("✓")
         teacher.wait_for_function(f"document.getElementById('feed').children.length >= {attempt + 1}")
         if attempt == 0:
@@ -217,9 +218,10 @@ def test_speaking_an_answer_and_asking_what_a_picture_is(tmp_path, start_hub, co
         # digits reads handwriting and spoken-digits hears speech: times tables offers all three
         assert all(page.locator(f"#tab-{m}").is_visible() for m in ("handwriting", "speech", "typed"))
         page.click("#tab-speech")
-        page.click("#say-button")
-        page.wait_for_function("document.getElementById('said').textContent.length > 0")
-        assert page.inner_text("#said") == "4", page.inner_text("#mic-error")
+        page.click("#say-button")  # 3-2-1, then the whole answer heard in one go, shown before Check
+        page.wait_for_function("document.getElementById('said').textContent.length > 0"
+                               " || document.getElementById('answer-error').textContent.length > 0")
+        assert page.inner_text("#said") == "I heard: 4", page.inner_text("#answer-error")
         # the teacher switches the class to "What is this?": the tablet follows, no reload
         reply = session.post(hub.url + "/api/classes/current/activity", json={"activity": "what-is-this"}, timeout=10)
         assert reply.status_code == 200, reply.text
