@@ -1,23 +1,74 @@
-// The teacher dashboard: login with the PIN, class controls, tablets and answers live, models.
+// The teacher dashboard: login with the PIN, how pupils join, the class (Eyes on me), answers and
+// tablets live, Teach the hub; the engineering figures are kept in "Details for IT" (closed).
 "use strict";
 const $ = (id) => document.getElementById(id);
 let socket = null;
 const students = new Map();
 
+class HubReply extends Error {  // the hub's JSON error: its words, its code and any figures it carries
+  constructor(status, data) {
+    super(data.error || `error ${status}`);
+    this.status = status; this.data = data;
+  }
+}
+
 async function api(method, path, body) {
   const r = await fetch(path, { method, headers: { "Content-Type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
   const data = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(data.error || `error ${r.status}`);
+  if (!r.ok) throw new HubReply(r.status, data);
   return data;
 }
 
+const plural = (n, word, words = word + "s") => `${n} ${n === 1 ? word : words}`;
+function wait(seconds) {  // "45 seconds", "2 minutes": how long to wait, as said aloud
+  return seconds < 90 ? plural(Math.ceil(seconds), "second") : plural(Math.ceil(seconds / 60), "minute");
+}
+
+// --- Login: a wrong PIN says how many tries are left, a locked device how long to wait -------------
+let lockedUntil = 0;
+function loginMessage(e) {
+  const d = (e && e.data) || {};
+  if (!(e instanceof HubReply)) return "The hub is not answering: check the Wi-Fi, then try again.";
+  if (d.retry_after_s != null && (e.status === 429 || d.tries_left === 0)) {
+    lock(d.retry_after_s);
+    if ((d.error || "").includes("new devices")) {
+      return `Too many wrong PINs on this hub: wait ${wait(d.retry_after_s)}, or log in from a device you used before.`;
+    }
+    if ((d.error || "").includes("being checked")) return "The hub is checking a PIN: try again in a moment.";
+    return `Wrong PIN too many times: this device must wait ${wait(d.retry_after_s)} before trying again.`;
+  }
+  if (e.status === 401) {
+    return d.tries_left != null
+      ? `Wrong PIN. You can try ${plural(d.tries_left, "more time", "more times")} before this device must wait.`
+      : "Wrong PIN. Check it and try again.";
+  }
+  if (e.status === 503) return "The hub is busy: try again in a moment.";
+  return e.message;
+}
+function lock(seconds) {  // the button waits with the hub, and says so
+  lockedUntil = Date.now() + seconds * 1000;
+  const tick = () => {
+    const left = Math.ceil((lockedUntil - Date.now()) / 1000);
+    const button = $("login-button");
+    if (left <= 0) {
+      button.disabled = false; button.textContent = "Log in";
+      $("login-error").textContent = "You can try again now.";
+      return;
+    }
+    button.disabled = true;
+    button.textContent = `Log in (wait ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")})`;
+    setTimeout(tick, 250);
+  };
+  tick();
+}
 async function login() {
+  if (Date.now() < lockedUntil) return;
   $("login-error").textContent = "";
   try {
     await api("POST", "/api/teacher/login", { pin: $("pin").value });
     $("pin").value = "";
     enter();
-  } catch (e) { $("login-error").textContent = e.message; }
+  } catch (e) { $("login-error").textContent = loginMessage(e); }
 }
 $("login-button").addEventListener("click", login);
 $("pin").addEventListener("keydown", (e) => { if (e.key === "Enter") login(); });
@@ -53,10 +104,11 @@ function enter() {
   socket.on("student_kicked", (s) => { students.set(s.student_id, s.student); renderStudents(); });
   socket.on("student_forgotten", (s) => { students.delete(s.student_id); renderStudents(); });
   socket.on("answer", (a) => { students.set(a.student.id, a.student); renderStudents(); addFeed(a); });
-  socket.on("heard", (m) => addFeedText(`hub microphone heard "${m.label}" (${m.model})`));
-  socket.on("model_state", (m) => addFeedText(`model ${m.model}: ${m.event}${m.device ? " (" + m.device + ")" : ""}`));
+  socket.on("heard", (m) => addFeedLine(null, `The hub's microphone heard "${m.label}"`));
+  socket.on("model_state", (m) => hubEvent(`model ${m.model}: ${m.event}${m.device ? " (" + m.device + ")" : ""}`));
 }
 
+// --- The activity: what it is, and in a teacher's words why it cannot run ---------------------------
 let activities = [];
 function renderActivities(list) {
   activities = list;
@@ -70,11 +122,27 @@ function renderActivities(list) {
   }
   if (chosen) select.value = chosen;
   $("start").disabled = list.length === 0;  // nothing to start until the hub has said what it offers
+  const reasons = $("activity-reasons");  // the hub's own words, for IT
+  reasons.innerHTML = "";
+  for (const a of list.filter((x) => x.unavailable)) {
+    const li = document.createElement("li"); li.textContent = `${a.title}: ${a.unavailable}`; reasons.appendChild(li);
+  }
+  if (!reasons.children.length) { const li = document.createElement("li"); li.textContent = "None."; reasons.appendChild(li); }
   noteActivity();
+}
+function whyNot(a) {  // the teacher's sentence; the hub's reason is in Details
+  const reason = a.unavailable.toLowerCase();
+  if (/microphone|speech|speak/.test(reason)) return "Speaking needs the hub's microphone set up: ask IT (see Details).";
+  if (reason.includes("model")) return `${a.title} needs something installed on the hub first: ask IT (see Details).`;
+  return `${a.title} cannot run on this hub yet: ask IT (see Details).`;
 }
 function noteActivity() {
   const a = activities.find((x) => x.name === $("activity").value);
-  $("activity-note").textContent = a ? a.summary + (a.unavailable ? ` (${a.unavailable})` : "") : "";
+  $("activity-note").textContent = a ? a.summary + "." : "";
+  if (a && a.unavailable) {
+    const why = document.createElement("strong"); why.textContent = whyNot(a);
+    $("activity-note").append(" ", why);
+  }
   const choices = (a && a.lead_choices) || [];
   const select = $("lead-choice");
   if (select.dataset.activity !== (a && a.name)) {
@@ -86,37 +154,101 @@ function noteActivity() {
       select.appendChild(option);
     }
   }
-  $("lead-row").classList.toggle("hidden", !choices.length || $("code").textContent === "—");
+  $("lead-row").classList.toggle("hidden", !choices.length || !running());
   showTeachPanel();
 }
 $("lead-start").addEventListener("click", () => control("POST", "/api/classes/current/lead", { pose: $("lead-choice").value }));
 $("lead-stop").addEventListener("click", () => control("POST", "/api/classes/current/lead", { pose: null }));
 $("activity").addEventListener("change", async () => {
   noteActivity();
-  if ($("code").textContent !== "—") await control("POST", "/api/classes/current/activity", { activity: $("activity").value });
+  const a = activities.find((x) => x.name === $("activity").value);
+  if (running() && !(a && a.unavailable)) {  // one that cannot run: the note says why, the class goes on
+    await control("POST", "/api/classes/current/activity", { activity: $("activity").value });
+  }
 });
 
+// --- The class: how pupils join, its state in plain words, Eyes on me ---------------------------------
+const running = () => $("code").textContent !== "—";
 let classActivity = null;  // the class's activity (the menu may show another until it is switched)
+let paused = false;
 function renderClass(c) {
-  const running = !!(c && c.code);
-  if (!running) classActivity = null; else if (c.activity) classActivity = c.activity.name;
-  if (running && c.activity) $("activity").value = c.activity.name;
-  $("code").textContent = running ? c.code : "—";
-  $("lead-now").textContent = running && c.lead ? `Now: everyone ${c.lead.title}` : "";
+  const focused = document.activeElement && document.activeElement.id;  // before its button is hidden
+  const on = !!(c && c.code);
+  if (!on) classActivity = null; else if (c.activity) classActivity = c.activity.name;
+  if (on && c.activity) $("activity").value = c.activity.name;
+  const was = $("code").textContent;
+  $("code").textContent = on ? c.code : "—";
+  if ($("code").textContent !== was) showJoin(on ? c.code : null);
+  $("lead-now").textContent = on && c.lead ? `Now: everyone ${c.lead.title}` : "";
   noteActivity();
-  if (running && c.lead) $("lead-choice").value = c.lead.pose;
-  $("state").textContent = running ? `${c.paused ? "paused" : "running"} · ${c.seats ?? 0} of ${c.max_students} seats` : "no class running";
-  $("start").classList.toggle("hidden", running);
-  for (const id of ["pause", "end", "export"]) $(id).classList.toggle("hidden", !running);
-  $("pause").classList.toggle("hidden", !running || c.paused);
-  $("resume").classList.toggle("hidden", !running || !c.paused);
-  if (!running) { students.clear(); $("feed").innerHTML = ""; }
+  if (on && c.lead) $("lead-choice").value = c.lead.pose;
+  paused = on && !!c.paused;
+  document.body.classList.toggle("class-paused", paused);
+  $("paused-banner").classList.toggle("hidden", !paused);
+  $("state").textContent = !on ? "No class running. Choose an activity, then start a class."
+    : paused ? `Class paused: ${classTitle(c)}.` : `Class running: ${classTitle(c)}.`;
+  $("start-row").classList.toggle("hidden", on);
+  $("pause-row").classList.toggle("hidden", !on);
+  $("join-card").classList.toggle("hidden", !on);
+  $("figures").classList.toggle("hidden", !on);
+  for (const id of ["end", "export"]) $(id).classList.toggle("hidden", !on);
+  $("pause").classList.toggle("hidden", !on || paused);
+  $("resume").classList.toggle("hidden", !on || !paused);
+  // the button pressed went away: its partner takes the keyboard's focus (and Enter again undoes it)
+  if (focused === "pause" && paused) $("resume").focus();
+  if (focused === "resume" && on && !paused) $("pause").focus();
+  if (focused === "start" && on) $("pause").focus();
+  if (!on) { students.clear(); $("feed").innerHTML = ""; }
   else if (c.students) { for (const s of c.students) students.set(s.id, s); }
-  if (running && c.feed) { $("feed").innerHTML = ""; for (const a of c.feed) addFeed(a); }  // rebuilt after a reconnect
+  if (on && c.feed) { $("feed").innerHTML = ""; for (const a of c.feed) addFeed(a); }  // rebuilt after a reconnect
+  $("feed-empty").classList.toggle("hidden", $("feed").children.length > 0);
   renderStudents();
 }
+function classTitle(c) {
+  return (c.activity && c.activity.title) || (activities.find((a) => a.name === classActivity) || {}).title || "";
+}
+
+let joinAsked = 0;
+async function showJoin(code) {  // the address and QR code the hub gives (its X-Join-Url), for this class
+  const asked = ++joinAsked;
+  if (!code) return;
+  try {
+    const r = await fetch("/api/classes/current/qr.svg", { cache: "no-store" });
+    if (!r.ok || asked !== joinAsked) return;
+    const url = (r.headers.get("X-Join-Url") || location.origin + "/").split("?")[0];
+    const picture = URL.createObjectURL(await r.blob());
+    if (asked !== joinAsked) return;
+    for (const id of ["join-url", "big-url"]) $(id).textContent = url;
+    $("big-code").textContent = code;
+    for (const id of ["qr", "big-qr"]) {
+      if ($(id).src.startsWith("blob:")) URL.revokeObjectURL($(id).src);
+      $(id).src = picture;
+      $(id).alt = `QR code: a tablet's camera opens ${url} with the code ${code}`;
+    }
+  } catch (e) { /* the hub restarting: the next class state shows it again */ }
+}
+$("show-big").addEventListener("click", () => $("big").showModal());  // Escape closes it (the dialog's own)
+$("big-close").addEventListener("click", () => $("big").close());
+
+function renderFigures() {
+  const all = [...students.values()].filter((s) => !s.removed);
+  const connected = all.filter((s) => s.connected).length;
+  const answers = all.reduce((n, s) => n + (s.answers || 0), 0);
+  const judged = all.filter((s) => s.accuracy != null);
+  const right = judged.reduce((n, s) => n + (s.correct || 0), 0);
+  $("fig-tablets").textContent = connected;
+  $("fig-tablets-words").textContent = connected === 1 ? "tablet connected" : "tablets connected";
+  $("fig-answers").textContent = answers;
+  $("fig-answers-words").textContent = answers === 1 ? "answer" : "answers";
+  $("fig-right").textContent = judged.length ? right : "—";
+}
+
+// Words for screen readers only, after a control's visible text (which must begin its accessible
+// name: axe-core's label-content-name-mismatch), e.g. "Remove" + ": Ada".
+function srOnly(text) { const s = document.createElement("span"); s.className = "visually-hidden"; s.textContent = text; return s; }
 
 function cell(row, text, tag = "td") { const c = document.createElement(tag); c.textContent = text; row.appendChild(c); return c; }
+const COLUMNS = ["Connected", "Pupil", "Answers", "Right", "Time to answer", "Progress", ""];  // named again in each cell for the phone layout
 
 function renderStudents() {
   const body = $("students");
@@ -125,43 +257,75 @@ function renderStudents() {
     const tr = document.createElement("tr");
     tr.dataset.student = s.nickname;
     const dot = cell(tr, ""); const d = document.createElement("span"); d.className = "dot" + (s.connected ? "" : " off");
-    d.setAttribute("role", "img"); d.setAttribute("aria-label", s.connected ? "connected" : "offline"); dot.appendChild(d);
-    cell(tr, s.nickname);
+    d.setAttribute("role", "img"); d.setAttribute("aria-label", s.connected ? "connected" : "not connected"); dot.appendChild(d);
+    cell(tr, s.nickname).className = "pupil";
     cell(tr, s.answers);
-    cell(tr, s.accuracy == null ? "—" : `${Math.round(s.accuracy * 100)}%`);
+    cell(tr, s.accuracy == null ? "—" : `${s.correct} (${Math.round(s.accuracy * 100)}%)`);
     cell(tr, s.median_response_ms == null ? "—" : `${(s.median_response_ms / 1000).toFixed(1)} s`);
     const tries = s.tries === 1 ? "1 try" : s.tries ? `${s.tries} tries` : "";  // Teach the hub
     const taught = [s.examples ? plural(s.examples, "example") : "", tries].filter(Boolean).join(", ");
     cell(tr, s.level != null ? `Level ${s.level}` : s.managed ? (s.managed.join(", ") || "—") : taught || "—");
     const actions = cell(tr, "");
-    const button = (text, path, confirmText) => {
+    actions.className = "actions";
+    const button = (text, path, confirmText, label) => {
       const b = document.createElement("button"); b.className = "secondary"; b.textContent = text;
+      if (label) b.append(srOnly(label));
       b.addEventListener("click", () => { if (!confirmText || confirm(confirmText)) control("POST", path, { student_id: s.id }); });
       actions.appendChild(b);
     };
-    if (s.removed) { tr.classList.add("removed"); actions.append("removed "); }
-    else if (!s.connected) actions.append(s.let_back ? "can rejoin " : "offline ");
-    if (s.connected) button("Remove", "/api/classes/current/kick");
-    else if (!s.let_back) button(`Let ${s.nickname} rejoin`, "/api/classes/current/let-back");
-    if (s.removed) button("Delete data", "/api/classes/current/forget", `Delete ${s.nickname}'s answers for good?`);
+    if (s.removed) { tr.classList.add("removed"); actions.append("Removed "); }
+    else if (!s.connected) actions.append(s.let_back ? "Can come back " : "Not connected ");
+    if (s.connected) button("Remove", "/api/classes/current/kick", null, `: ${s.nickname}`);
+    else if (!s.let_back) button("Let back in", "/api/classes/current/let-back", null, `: ${s.nickname}`);
+    if (s.removed) button("Delete data", "/api/classes/current/forget", `Delete ${s.nickname}'s answers for good?`,
+      `Delete ${s.nickname}'s answers`);
+    [...tr.children].forEach((td, i) => { if (COLUMNS[i] && i > 1) td.dataset.label = COLUMNS[i]; });
     body.appendChild(tr);
   }
+  $("students-empty").classList.toggle("hidden", students.size > 0);
+  renderFigures();
 }
 
+// --- The feed: each answer marked right or wrong, in words as well as ✓ and ✗ -----------------------
 const FEED_MAX = 200;  // the newest answers; the export has them all
-function addFeedText(text, at) {
-  const p = document.createElement("div");
-  p.textContent = `${(at ? new Date(at * 1000) : new Date()).toLocaleTimeString()}  ${text}`;
+const HOW = { handwriting: "written", speech: "spoken", typed: "typed", photo: "photo" };
+function addFeedLine(correct, text, at) {
+  const li = document.createElement("li");
+  li.className = correct === true ? "right" : correct === false ? "wrong" : "said";
+  const time = document.createElement("span"); time.className = "feed-time";
+  time.textContent = (at ? new Date(at * 1000) : new Date()).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const mark = document.createElement("span"); mark.className = "mark";
+  if (correct !== null) {
+    const sign = document.createElement("span"); sign.setAttribute("aria-hidden", "true"); sign.textContent = correct ? "✓" : "✗";
+    const words = document.createElement("span"); words.className = "visually-hidden"; words.textContent = correct ? "Right:" : "Wrong:";
+    mark.append(sign, words);
+  }
+  const what = document.createElement("span"); what.className = "feed-text"; what.textContent = text;
+  li.append(time, mark, what);
   const feed = $("feed");
-  feed.prepend(p);
+  feed.prepend(li);
   while (feed.children.length > FEED_MAX) feed.lastChild.remove();
+  $("feed-empty").classList.add("hidden");
 }
 function addFeed(a) {
-  if (a.correct === null) { addFeedText(`${a.nickname}: ${a.question} → ${a.given} (${a.mode})`, a.at); return; }
-  if (a.expected === null) { addFeedText(`${a.nickname}: ${a.question}: ${a.given} ${a.correct ? "✓" : "✗"} (${a.mode})`, a.at); return; }
-  addFeedText(`${a.nickname}: ${a.question} = ${a.given} ${a.correct ? "✓" : "✗ (" + a.expected + ")"} in ${(a.response_ms / 1000).toFixed(1)} s, ${a.mode}`, a.at);
+  const how = HOW[a.mode] || a.mode;
+  const time = a.response_ms != null && a.expected != null ? `, ${(a.response_ms / 1000).toFixed(1)} s` : "";
+  if (a.correct === null) { addFeedLine(null, `${a.nickname}: ${a.question} → ${a.given}`, a.at); return; }
+  if (a.expected === null) { addFeedLine(a.correct, `${a.nickname}: ${a.question}: ${a.given} (${how})`, a.at); return; }
+  addFeedLine(a.correct, a.correct ? `${a.nickname}: ${a.question} = ${a.given} (${how}${time})`
+    : `${a.nickname}: ${a.question} = ${a.given}, the answer is ${a.expected} (${how}${time})`, a.at);
 }
 
+// --- Details for IT: the models, accelerators and microphone as the hub reports them ----------------
+function hubEvent(text) {
+  const li = document.createElement("li");
+  li.textContent = `${new Date().toLocaleTimeString()} ${text}`;
+  const list = $("hub-events");
+  if (list.dataset.none !== undefined) { list.innerHTML = ""; delete list.dataset.none; }
+  list.prepend(li);
+  while (list.children.length > 50) list.lastChild.remove();
+}
+const MODEL_COLUMNS = ["Model", "Status", "Runs on", "Queue", "p50 / p95", "Fallbacks"];  // for the phone layout
 function renderStats(h) {
   taughtModels(h.models);
   const body = $("models");
@@ -172,23 +336,31 @@ function renderStats(h) {
     cell(tr, m.queue_depth ?? "—");
     cell(tr, m.latency.n ? `${m.latency.p50_ms} / ${m.latency.p95_ms} ms` : "—");
     cell(tr, m.fallbacks ?? 0);
+    [...tr.children].forEach((td, i) => { if (i) td.dataset.label = MODEL_COLUMNS[i]; });
     body.appendChild(tr);
   }
   const devices = (h.accelerators && h.accelerators.devices) || [];
   const mic = h.microphone || {};
   $("microphone").textContent = mic.available ? `Hub microphone: ${mic.detail}` : `Hub microphone: none (${mic.detail})`;
   $("accelerators").textContent = devices.length ? `Accelerators: ${devices.map((d) => `${d.device} (${d.kind}) ${d.state || ""}`).join(", ")}` : `No accelerator: models run on the CPU (${h.runtime}).`;
+  const broken = h.models.filter((m) => m.status !== "ready" && m.status !== "loading").length;
+  $("hub-health").textContent = !h.models.length ? "The hub has no models yet: ask IT (see Details for IT)."
+    : broken ? `The hub is working; ${plural(broken, "part")} ${broken === 1 ? "needs" : "need"} IT (see Details for IT).`
+    : "The hub is ready.";
 }
 
 async function control(method, path, body) {
   $("control-error").textContent = "";
   try { return await api(method, path, body); } catch (e) { $("control-error").textContent = e.message; }
 }
-$("start").addEventListener("click", async () => { const c = await control("POST", "/api/classes", { activity: $("activity").value }); if (c) renderClass(c); });
-$("pause").addEventListener("click", () => control("POST", "/api/classes/current/pause"));
-$("resume").addEventListener("click", () => control("POST", "/api/classes/current/resume"));
+$("start").addEventListener("click", async () => {
+  const a = activities.find((x) => x.name === $("activity").value);
+  if (a && a.unavailable) { $("control-error").textContent = whyNot(a); return; }
+  const c = await control("POST", "/api/classes", { activity: $("activity").value }); if (c) renderClass(c); });
+$("pause").addEventListener("click", async () => { const c = await control("POST", "/api/classes/current/pause"); if (c) renderClass({ ...c, students: [...students.values()] }); });
+$("resume").addEventListener("click", async () => { const c = await control("POST", "/api/classes/current/resume"); if (c) renderClass({ ...c, students: [...students.values()] }); });
 $("end").addEventListener("click", async () => {
-  if (!confirm("End the class? Every tablet is released and its answers are deleted. Export first if you want to keep them.")) return;
+  if (!confirm("End the class? Every tablet is released and its answers are deleted. Download the answers first if you want to keep them.")) return;
   await control("POST", "/api/classes/current/end");
 });
 
@@ -199,12 +371,10 @@ api("GET", "/api/teacher/session").then((s) => { if (s.teacher) enter(); });
 // it holds counts and who gave them, never a picture (the hub keeps none).
 const teachState = { status: null, projects: [], saved: {}, taught: [], busy: false };
 const TEACH = "teach-the-hub";
-const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const teachPath = (name, rest = "") => `/api/teach/${encodeURIComponent(name)}${rest}`;
 
 function showTeachPanel() {
-  const running = $("code").textContent !== "—";
-  const wanted = running && ($("activity").value === TEACH || classActivity === TEACH || !!teachState.status);
+  const wanted = running() && ($("activity").value === TEACH || classActivity === TEACH || !!teachState.status);
   $("teach-panel").classList.toggle("hidden", !wanted);
 }
 
@@ -217,7 +387,7 @@ async function teachCall(method, path, body) {  // one at a time: a double tap d
 }
 
 async function listTeach() {  // the class's projects, and which one the tablets show
-  if ($("code").textContent === "—") { teachState.projects = []; renderOthers(); return; }
+  if (!running()) { teachState.projects = []; renderOthers(); return; }
   try {
     const listed = await api("GET", "/api/teach");
     teachState.projects = listed.projects;
@@ -287,7 +457,7 @@ function renderExamples(s) {
     const b = document.createElement("button");
     b.className = "secondary";
     b.textContent = "Remove their examples";
-    b.setAttribute("aria-label", `Remove ${p.nickname}'s examples`);
+    b.append(srOnly(`: ${p.nickname}'s`));
     b.addEventListener("click", async () => {
       if (!confirm(`Remove the ${plural(p.total, "example")} ${p.nickname} gave? The hub learns again without them.`)) return;
       const done = await teachCall("DELETE", teachPath(s.name, `/examples?given_by=${encodeURIComponent(p.id)}`));
