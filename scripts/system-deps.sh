@@ -27,6 +27,7 @@ if [ -z "${ARM:-}" ]; then
   command -v mmdebstrap >/dev/null 2>&1 || need="$need mmdebstrap"
   command -v mkfs.ext4 >/dev/null 2>&1 || need="$need e2fsprogs"
   command -v hostname >/dev/null 2>&1 || need="$need hostname"
+  command -v ip >/dev/null 2>&1 || need="$need iproute2"  # the room's network in tests/test_install_root.py
 fi
 # binfmt_misc lets the kernel hand arm programs to qemu-user: mounted and enabled where we may.
 binfmt() {

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import requests
@@ -102,3 +104,96 @@ def test_installer_refuses_an_ordinary_user_without_prefix():
         command = ["runuser", "-u", "nobody", "--", *command]  # as an ordinary user would run it
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "sudo" in done.stderr, done.stderr
+
+
+AVAHI = "etc/avahi/services/classroom-hub.service"
+
+
+@pytest.mark.parametrize("options,message", [
+    (["--hotspot", ""], 'a Wi-Fi name is 1 to 32 bytes (letters like é count 2); "" has 0'),
+    (["--hotspot", "x" * 33], "has 33"),
+    (["--hotspot", "é" * 17], "has 34"),  # 17 letters, but 34 bytes: an SSID is counted in bytes
+    (["--hotspot", "Class 4B", "--hotspot-password", "1234567"], "8 to 63 characters; this one has 7"),
+    (["--hotspot", "Class 4B", "--hotspot-password", "x" * 64], "this one has 64"),
+    (["--hotspot", "Class 4B", "--hotspot-password", "crème brûlée"], "no accents"),
+    (["--hotspot-password", "long enough"], "--hotspot-password goes with --hotspot WIFI-NAME"),
+    (["--name", "class_7"], "a host name is letters, digits and '-'"),
+    (["--name", "-7"], "a host name is letters, digits and '-'"),
+])
+def test_bad_network_options_are_refused_before_anything_changes(tmp_path, options, message):
+    prefix = tmp_path / "pi"
+    prefix.mkdir()
+    done = install(prefix, *options)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr and done.stderr.startswith("[classroom-hub] "), done.stderr
+    assert list(prefix.iterdir()) == []
+
+
+def nmcli_add_line(out: str) -> list[str]:
+    lines = [line for line in out.splitlines() if line.startswith("nmcli connection add ")]
+    assert len(lines) == 1, out
+    return shlex.split(lines[0])
+
+
+def test_dry_run_shows_the_hotspot_and_the_mdns_announcement_and_changes_nothing(tmp_path):
+    prefix = tmp_path / "pi"
+    prefix.mkdir()
+    ssid, password = "Class 4B's Wi-Fi", "it's a secret"
+    done = install(prefix, "--dry-run", "--port", "8123", "--name", "Classroom-7", "--hotspot", ssid,
+                   "--hotspot-password", password)
+    assert done.returncode == 0, done.stderr
+    assert list(prefix.iterdir()) == []
+    words = nmcli_add_line(done.stdout)  # what a person would run again, quotes and all
+    settings = dict(zip(words[5::2], words[6::2]))
+    assert words[:5] == ["nmcli", "connection", "add", "type", "wifi"]
+    assert settings["con-name"] == "classroom-hub-hotspot" and settings["ssid"] == ssid
+    assert settings["wifi-sec.psk"] == password and settings["wifi-sec.key-mgmt"] == "wpa-psk"
+    assert settings["802-11-wireless.mode"] == "ap" and settings["802-11-wireless.band"] == "bg"
+    assert settings["ipv4.method"] == "shared" and settings["wifi-sec.proto"] == "rsn"
+    assert "nmcli connection delete classroom-hub-hotspot" in done.stdout  # a re-run replaces it
+    assert "hostnamectl set-hostname classroom-7" in done.stdout  # lower-cased: one DNS label
+    assert "http://classroom-7.local:8123/" in done.stdout and "<port>8123</port>" in done.stdout
+    # without a password of its own the dry run does not make one up
+    made_up = install(prefix, "--dry-run", "--hotspot", ssid)
+    assert nmcli_add_line(made_up.stdout)[-5] == "<new password>", made_up.stdout
+
+
+def test_no_root_announces_the_hub_over_mdns_and_uninstall_removes_it(tmp_path):
+    prefix = tmp_path / "pi"
+    prefix.mkdir()
+    done = install(prefix, "--port", "8123", "--no-kiosk", "--hotspot", "Class 4B")
+    assert done.returncode == 0, done.stderr
+    assert "--no-root: no hotspot and no new name (they need root)" in done.stdout
+    assert not (prefix / "etc/NetworkManager").exists() and not (prefix / "etc/classroom-hub/hotspot.txt").exists()
+
+    def announced() -> dict[str, str]:
+        service = ElementTree.parse(prefix / AVAHI)  # avahi-daemon's service-group format
+        assert service.find("name").get("replace-wildcards") == "yes" and "%h" in service.findtext("name")
+        return {s.findtext("type"): s.findtext("port") for s in service.iterfind("service")}
+
+    assert announced() == {"_http._tcp": "8123", "_https._tcp": "8443"}  # HTTPS is on by default
+    config = prefix / "etc/classroom-hub/hub.toml"
+    config.write_text(re.sub(r"(?m)^\[server\]$", '[server]\ntls = "off"', config.read_text(), count=1))
+    again = install(prefix, "--no-kiosk")  # the kept config decides
+    assert again.returncode == 0, again.stderr
+    assert announced() == {"_http._tcp": "8123"}
+    removed = install(prefix, "--uninstall")
+    assert removed.returncode == 0 and not (prefix / AVAHI).exists()
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading: lower case, no punctuation but '-', spaces as '-'."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_install_md_names_only_options_the_installer_has_and_links_to_its_own_sections():
+    text = (ROOT / "docs" / "INSTALL.md").read_text()
+    accepted = set(re.findall(r"^    (--[a-z-]+)(?:\|-h)?\)", INSTALL.read_text(), re.M))
+    assert {"--hotspot", "--hotspot-password", "--name", "--dry-run"} <= accepted
+    for line in re.findall(r"^.*install-pi\.sh.*$", text, re.M):  # every command line that runs it
+        named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", line.split("#")[0]))
+        assert named <= accepted, (line, named - accepted)
+    anchors = {slug(h) for h in re.findall(r"^#+ (.*)$", text, re.M)}
+    for target in re.findall(r"\]\(#([^)]+)\)", text):
+        assert target in anchors, target
+    assert "apt-key add" not in text and "signed-by=/etc/apt/keyrings/" in text
