@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: help install install-dev system-deps run test test-arm bench bench-servers bench-peers bench-deploy models models-coral wheelhouse install-pi clean
+.PHONY: help install install-dev system-deps run test screenshots test-arm bench bench-servers bench-peers bench-deploy models models-coral wheelhouse install-pi clean
 
 help:
 	@echo "make run      create $(VENV), install the hub, serve the bundled models on port $(PORT)"
 	@echo "make test     install the hub, test tools and TensorFlow into $(VENV), run pytest"
+	@echo "make screenshots  the browser tests, keeping each page at each size in docs/screenshots/"
 	@echo "make test-arm the hub on the Pi's own CPUs, emulated: arm64 from the wheelhouse, the 32-bit refusal (root)"
 	@echo "make install  create $(VENV) and install the hub only (what a Pi needs)"
 	@echo "make bench    run the serving, classroom, start-up and abuse benchmarks (bench/serve.py, classroom.py, startup.py, abuse.py)"
@@ -54,8 +55,16 @@ $(AXE_JS):
 	  npm install --silent --no-audit --no-fund --no-save --prefix .cache/axe-core-$(AXE_VERSION) axe-core@$(AXE_VERSION); \
 	else echo "note: npm is missing (apt install npm): the tests use the axe-core the axe-playwright-python wheel ships"; fi
 
+AXE_ENV = CLASSROOM_HUB_AXE=$$( [ -f $(AXE_JS) ] && echo $(abspath $(AXE_JS)) )
+
 test: install-dev $(AXE_JS)
-	CLASSROOM_HUB_AXE=$$( [ -f $(AXE_JS) ] && echo $(abspath $(AXE_JS)) ) $(BIN)/python -m pytest -m "not emulated"
+	$(AXE_ENV) $(BIN)/python -m pytest -m "not emulated"
+
+# The browser tests again, keeping their screenshots of each page at each size in docs/screenshots/.
+screenshots: install-dev $(AXE_JS)
+	$(AXE_ENV) CLASSROOM_HUB_SCREENSHOTS=$(abspath docs/screenshots) $(BIN)/python -m pytest \
+	  tests/test_browser.py tests/test_browser_pupil.py tests/test_browser_dashboard.py tests/test_browser_teach.py \
+	  tests/test_browser_sizes.py tests/test_setup_tablets.py
 
 # The Pi's own architectures under qemu-user (tests/test_arm64.py, tests/test_armhf.py); CI runs it after `make test`.
 test-arm: install-dev

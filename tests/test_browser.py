@@ -2,6 +2,7 @@
 teacher sees it live, the kiosk shows the code. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -79,9 +80,24 @@ def draw_digit(page, canvas, digit: int) -> None:
         page.mouse.up()
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, full_page: bool = True) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+
+
+DOC_SHOTS = os.environ.get("CLASSROOM_HUB_SCREENSHOTS")  # `make screenshots`: docs/screenshots
+
+
+def doc_shot(page, name: str, full_page: bool = True) -> None:
+    """A screenshot for docs/screenshots (each page at each size, issue 16): in test-artifacts/ on
+    every run, and into the docs folder only when `make screenshots` asks (class codes and ports
+    differ on every run, so `make test` leaves the docs' copies as they are)."""
+    import shutil
+
+    shot(page, name, full_page)
+    if DOC_SHOTS:
+        Path(DOC_SHOTS).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ARTIFACTS / f"{name}.png", Path(DOC_SHOTS) / f"{name}.png")
 
 
 def test_a_lesson_in_the_browser(hub, browser, requests_seen):

@@ -10,10 +10,9 @@ import requests
 import socketio
 
 from tests.conftest import BUNDLED, CHROMIUM, ROOT, TEACHER_PIN, check_join_url, copy_model, wait_for
-from tests.test_browser import AXE, WIDTHS, audit, new_page, read_qr
+from tests.test_browser import AXE, WIDTHS, audit, doc_shot, new_page, read_qr
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make install-dev installs it)")
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 ATTEMPTS = 3  # [teacher] login_attempts on this module's hub
 LOCKOUT_S = 2  # [teacher] lockout_s: short, so the lock is seen ending
 
@@ -79,11 +78,6 @@ class Pupil:
         self.client.disconnect()
 
 
-def keep(page, name: str, full_page: bool = True) -> None:
-    """A screenshot for docs/screenshots (the issue asks for each page at each size); the screen
-    alone for what covers it (Show it big)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
 TARGETS = """() => [...document.querySelectorAll('button, select, input:not(.visually-hidden), summary, a[href]')]
@@ -96,7 +90,7 @@ def check(page, name: str, found: dict) -> None:
     """axe-core and the layout (tests/test_browser.py's audit), the 48 px targets, and a screenshot kept."""
     audit(page, name, found)
     found[name]["small"] = page.evaluate(TARGETS)
-    keep(page, name, full_page="-big-" not in name)
+    doc_shot(page, name, full_page="-big-" not in name)
 
 
 def tab_to(page, element_id: str, presses: int = 60) -> None:

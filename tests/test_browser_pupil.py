@@ -8,18 +8,26 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
 import socket
 import time
 
 import pytest
 
 from tests.conftest import ARGS, ARTIFACTS, BUNDLED, CHROMIUM, ROOT, SHARED, TEACHER_PIN, copy_model
-from tests.test_browser import AXE, FAKE_MEDIA, LAYOUT, WIDTHS, _padded_recording, audit, draw_digit, new_page, shot
+from tests.test_browser import (
+    AXE,
+    FAKE_MEDIA,
+    LAYOUT,
+    WIDTHS,
+    _padded_recording,
+    audit,
+    doc_shot,
+    draw_digit,
+    new_page,
+)
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None,
                                 reason="Debian's chromium is not installed (make install-dev installs it)")
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 STUDENT_JS = (ROOT / "hub" / "web" / "static" / "student.js").read_text()
 QUESTION = "/^\\d+ × \\d+ = \\?$/.test(document.getElementById('question').textContent)"
 READ_ALL = ("n => [...document.querySelectorAll('.reading')].slice(0, n)"
@@ -54,11 +62,6 @@ def exported(hub, session) -> list[dict]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def keep_shot(page, name: str) -> None:
-    """test-artifacts/<name>.png (through test_browser's `shot`), and the docs' copy."""
-    shot(page, name)
-    SCREENSHOTS.mkdir(exist_ok=True)
-    shutil.copyfile(ARTIFACTS / f"{name}.png", SCREENSHOTS / f"{name}.png")
 
 
 def question_of(page) -> tuple[int, int]:
@@ -207,7 +210,7 @@ def test_eyes_on_me_covers_the_page_and_nothing_under_it_works(hub, teacher, bro
         return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2).closest('#eyes') !== null; }""")
     page.keyboard.press("Tab")
     assert page.evaluate("!document.getElementById('page').contains(document.activeElement)")
-    keep_shot(page, "pupil-eyes-on-me-1024")
+    doc_shot(page, "pupil-eyes-on-me-1024")
     motion = "getComputedStyle(document.querySelector('#eyes .eyes-icon')).animationName"
     assert page.evaluate(motion) == "pupil-look"  # the eyes look left and right...
     page.emulate_media(reduced_motion="reduce")
@@ -272,7 +275,7 @@ def test_every_error_code_a_pupil_can_get_has_words_for_a_child(hub, teacher, br
     assert said == "🔢 That class code is not right. Look at the screen at the front and try again.", said
     assert page.get_attribute("#join-error", "role") == "alert"
     assert page.evaluate("parseFloat(getComputedStyle(document.getElementById('join-error')).fontSize)") >= 18
-    keep_shot(page, "pupil-join-wrong-code-360")
+    doc_shot(page, "pupil-join-wrong-code-360")
     other = new_page(browser, [], viewport={"width": 768, "height": 1024})
     other.goto(f"{hub.url}/?code={code}")
     other.fill("#nickname", "Dee")
@@ -341,7 +344,7 @@ def test_every_pupil_screen_passes_axe_and_the_layout_check_at_three_widths(hub,
             page.goto(f"{hub.url}/?code={code}")
             page.fill("#nickname", f"W{width}")
             audit(page, f"pupil-join-{width}", found)
-            keep_shot(page, f"pupil-join-{width}")
+            doc_shot(page, f"pupil-join-{width}")
             page.press("#nickname", "Enter")
             a, b = question_of(page)
             # the question on one line; the three boxes side by side, all on screen
@@ -354,17 +357,17 @@ def test_every_pupil_screen_passes_axe_and_the_layout_check_at_three_widths(hub,
             assert all(w >= 48 and h >= 48 for w, h in sizes), sizes
             write(page, str(a * b))
             audit(page, f"pupil-writing-{width}", found)
-            keep_shot(page, f"pupil-writing-{width}")
+            doc_shot(page, f"pupil-writing-{width}")
             page.click("#check")
             page.wait_for_function("document.getElementById('feedback').textContent.length > 2")
             audit(page, f"pupil-feedback-{width}", found)
-            keep_shot(page, f"pupil-feedback-{width}")
+            doc_shot(page, f"pupil-feedback-{width}")
             page.wait_for_function("document.getElementById('feedback').textContent === ''")
             page.click("#tab-typed")
             a, b = question_of(page)
             page.fill("#typed", str(a * b))
             audit(page, f"pupil-typed-{width}", found)
-            keep_shot(page, f"pupil-typed-{width}")
+            doc_shot(page, f"pupil-typed-{width}")
             page.press("#typed", "Enter")
             page.wait_for_function("document.getElementById('feedback').textContent.startsWith('✓')")
             tablets[width] = page
@@ -374,7 +377,7 @@ def test_every_pupil_screen_passes_axe_and_the_layout_check_at_three_widths(hub,
         for width, page in tablets.items():
             page.locator("#eyes").wait_for()
             audit(page, f"pupil-eyes-on-me-{width}", found)
-            keep_shot(page, f"pupil-eyes-on-me-{width}")
+            doc_shot(page, f"pupil-eyes-on-me-{width}")
         pause(hub, teacher, False)
         for page in tablets.values():  # the hub lets each tablet go after the class ends
             page.evaluate("window.drops = 0; socket.on('disconnect', () => window.drops++)")
@@ -384,7 +387,7 @@ def test_every_pupil_screen_passes_axe_and_the_layout_check_at_three_widths(hub,
             page.wait_for_function("window.drops > 0")  # and the end screen stays, with no "finding the hub"
             assert page.locator("#bye").is_visible() and page.locator("#offline").is_hidden()
             audit(page, f"pupil-end-{width}", found)
-            keep_shot(page, f"pupil-end-{width}")
+            doc_shot(page, f"pupil-end-{width}")
             # its own two answers (the 360 px tablet's kept across its reload), and nobody else's
             assert page.inner_text("#bye-text") == "The class has ended. Thank you!"
             assert re.fullmatch(r"You got [0-2] out of 2 right\. .+", page.inner_text("#bye-score"))
@@ -448,7 +451,7 @@ def test_a_whole_answer_said_in_one_go_after_a_countdown_with_a_level_meter(tmp_
             page.wait_for_function(f"document.getElementById('countdown').textContent === '{n}'")
         page.locator("#meter").wait_for()
         page.wait_for_function("parseFloat(document.getElementById('meter-bar').style.width) > 10")  # it hears her
-        keep_shot(page, "pupil-speech-listening-768")
+        doc_shot(page, "pupil-speech-listening-768")
         page.wait_for_function("document.getElementById('said').textContent !== ''"
                                " || document.getElementById('answer-error').textContent !== ''")
         assert page.inner_text("#said") == "I heard: 4", page.inner_text("#answer-error")
@@ -457,7 +460,7 @@ def test_a_whole_answer_said_in_one_go_after_a_countdown_with_a_level_meter(tmp_
         assert len(classify) == 1 and classify[0]["split"] is True and classify[0]["model"] == "spoken-digits"
         heard = page.evaluate("window.heard")  # the hub split it: one segment per digit heard
         assert [s["predictions"][0]["label"] for s in heard["segments"]] == ["4"], heard
-        keep_shot(page, "pupil-speech-heard-768")
+        doc_shot(page, "pupil-speech-heard-768")
         page.click("#check")
         page.wait_for_function("document.getElementById('feedback').textContent.length > 2")
         right = a * b == 4

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hub.kiosk import presented_certificate, spki_sha256
 from tests.conftest import ARGS, CHROMIUM, ROOT, TEACHER_PIN, free_port, wait_for
+from tests.test_browser import doc_shot
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 DEVICE = "0123456789abcdef0123456789abcdef"
 
 
@@ -333,8 +333,6 @@ def test_a_taken_secure_port_is_a_clear_exit(module_models, tmp_path):
 chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make install-dev installs it)")
 
 
-def screenshot(page, name: str) -> None:
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def trusting(browser, hub):
@@ -359,13 +357,13 @@ def test_the_setup_pages_pass_axe_and_fit_at_three_widths(hub, browser):
         page.locator("#teacher-in").wait_for()
         page.wait_for_function("[...document.querySelectorAll('.device-qr')].every((i) => i.complete && i.naturalWidth)")
         audit(page, f"setup-choose-{width}", found)
-        screenshot(page, f"setup-choose-{width}")
+        doc_shot(page, f"setup-choose-{width}")
         page.get_by_role("link", name="See the steps for iPad or iPhone, on this screen").click()
         page.locator("#step-list li").nth(4).wait_for()
         authority = x509.load_pem_x509_certificate(Path(hub.ca).read_bytes()).subject.rfc4514_string()
         assert f"turn on “{authority.removeprefix('CN=')}”" in page.locator("#step-list").inner_text()
         audit(page, f"setup-ipad-{width}", found)
-        screenshot(page, f"setup-ipad-{width}")
+        doc_shot(page, f"setup-ipad-{width}")
     serious = {name: [v for v in page["violations"] if v["impact"] in ("serious", "critical")]
                for name, page in found.items()}
     assert not any(serious.values()), {name: v for name, v in serious.items() if v}
@@ -383,7 +381,7 @@ def test_the_check_fails_without_trust_and_passes_with_it(hub, browser):
     untrusting.get_by_role("button", name="Check").click()
     untrusting.get_by_text("Not yet: this tablet does not trust the hub.").wait_for(timeout=15000)
     assert "choose “CA certificate”" in untrusting.locator("#result").inner_text()  # which step to redo
-    screenshot(untrusting, "setup-check-failed-768")
+    doc_shot(untrusting, "setup-check-failed-768")
     assert asked and all(u.startswith((hub.url + "/", hub.secure_url + "/")) for u in asked), asked  # the hub only
     assert any(u.startswith(hub.secure_url + "/api/setup/check?device=") for u in asked)  # it did ask
     assert not refused, refused
@@ -404,7 +402,7 @@ def test_the_check_fails_without_trust_and_passes_with_it(hub, browser):
         page.get_by_text("This tablet trusts the hub ✓").wait_for(timeout=15000)
         secure = page.get_by_role("link", name="Open the secure address")
         assert secure.get_attribute("href") == f"https://127.0.0.1:{hub.secure_port}/"
-        screenshot(page, f"setup-check-passed-{width}")
+        doc_shot(page, f"setup-check-passed-{width}")
         page.close()
     trusted_browser.close()
     # one tablet, one id (kept in the page's storage): its two checks count once
@@ -426,7 +424,7 @@ def test_the_switch_then_the_kiosk_gives_the_secure_address_and_eyes_on_me(modul
     assert switch.get_attribute("aria-checked") == "false"
     switch.click()
     teacher_page.wait_for_function("document.getElementById('secure-join').getAttribute('aria-checked') === 'true'")
-    screenshot(teacher_page, "setup-teacher-switched-1280")
+    doc_shot(teacher_page, "setup-teacher-switched-1280")
     session = teacher(hub.url)
     started = session.post(hub.url + "/api/classes", json={"activity": "what-is-this"}, timeout=10)
     assert started.status_code == 201, started.text
@@ -441,10 +439,10 @@ def test_the_switch_then_the_kiosk_gives_the_secure_address_and_eyes_on_me(modul
         assert kiosk.locator("#url").inner_text().startswith("https://")
         assert kiosk.locator("#url").inner_text().endswith(f":{hub.secure_port}/")
         kiosk.wait_for_function("document.getElementById('qr').complete && document.getElementById('qr').naturalWidth")
-        said = read_qr(kiosk.locator("#qr").screenshot())
+        said = read_qr(kiosk.locator("#qr").doc_shot())
         assert said.startswith("https://") and said.endswith(f":{hub.secure_port}/?code={code}"), said
         audit(kiosk, f"kiosk-secure-{width}", found)
-        screenshot(kiosk, f"kiosk-secure-{width}")
+        doc_shot(kiosk, f"kiosk-secure-{width}")
         assert session.post(hub.url + "/api/classes/current/pause", timeout=10).status_code == 200
         eyes = kiosk.get_by_role("alert")
         eyes.wait_for(timeout=15000)
@@ -452,7 +450,7 @@ def test_the_switch_then_the_kiosk_gives_the_secure_address_and_eyes_on_me(modul
         box = eyes.bounding_box()
         assert box["width"] >= width - 1 and box["height"] >= 799  # the whole screen
         audit(kiosk, f"kiosk-eyes-on-me-{width}", found)
-        screenshot(kiosk, f"kiosk-eyes-on-me-{width}")
+        doc_shot(kiosk, f"kiosk-eyes-on-me-{width}")
         assert session.post(hub.url + "/api/classes/current/resume", timeout=10).status_code == 200
         kiosk.get_by_role("alert").wait_for(state="hidden", timeout=15000)
         kiosk.context.close()

@@ -36,10 +36,10 @@ async function refresh() {
       showLead(c.lead);
       showTeach(c.teach);
     }
+    // the room reads this: whether the hub is ready, in words (the teacher's Details say the rest)
     const models = await (await fetch("/api/models", { cache: "no-store" })).json();
-    const ready = models.filter((m) => m.status === "ready");
-    const accelerated = ready.filter((m) => m.backend && m.backend !== "cpu").length;
-    $("status").textContent = `Hub ready: ${ready.length} model(s), ${accelerated ? accelerated + " on an accelerator" : "on the CPU"}`;
+    const ready = models.some((m) => m.status === "ready");
+    $("status").textContent = ready ? "✓ The hub is ready" : "The hub is getting ready…";
     if (!running) $("paused").classList.add("hidden");
   } catch (e) {
     $("status").textContent = "The hub is not answering…";
