@@ -439,7 +439,7 @@ def test_the_switch_then_the_kiosk_gives_the_secure_address_and_eyes_on_me(modul
         assert kiosk.locator("#url").inner_text().startswith("https://")
         assert kiosk.locator("#url").inner_text().endswith(f":{hub.secure_port}/")
         kiosk.wait_for_function("document.getElementById('qr').complete && document.getElementById('qr').naturalWidth")
-        said = read_qr(kiosk.locator("#qr").doc_shot())
+        said = read_qr(kiosk.locator("#qr").screenshot())
         assert said.startswith("https://") and said.endswith(f":{hub.secure_port}/?code={code}"), said
         audit(kiosk, f"kiosk-secure-{width}", found)
         doc_shot(kiosk, f"kiosk-secure-{width}")
