@@ -291,7 +291,9 @@ def start_hub(models: Path, workdir: Path, python: str = sys.executable) -> HubP
     # All the load comes from 127.0.0.1 here, not one address per tablet: no per-address cap (as bench/serve.py).
     # No PIN in the config: the first start makes the PIN file, as on an installed hub, and later
     # starts read it (a PIN in the config is hashed, 16 MB of scrypt, at every start).
-    config = f'[classroom]\ndata_dir = "{workdir / "data"}"\n[server]\nconnections_per_address = 0\n'
+    # HTTPS beside HTTP, as a hub starts by default, on a free port of its own rather than 8443.
+    config = (f'[classroom]\ndata_dir = "{workdir / "data"}"\n[server]\nconnections_per_address = 0\n'
+              f'secure_port = {free_port()}\n')
     return HubProcess(models, config, workdir, python=python)
 
 
