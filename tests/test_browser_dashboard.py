@@ -80,16 +80,9 @@ class Pupil:
 
 
 
-TARGETS = """() => [...document.querySelectorAll('button, select, input:not(.visually-hidden), summary, a[href]')]
-  .map((el) => [el, el.getBoundingClientRect()]).filter(([el, r]) => r.width > 2 && r.height > 2)
-  .filter(([el, r]) => r.width < 48 || r.height < 48)
-  .map(([el, r]) => `${el.id || el.tagName.toLowerCase()} "${el.textContent.trim().slice(0, 20)}" ${Math.round(r.width)} x ${Math.round(r.height)}`)"""
-
-
 def check(page, name: str, found: dict) -> None:
-    """axe-core and the layout (tests/test_browser.py's audit), the 48 px targets, and a screenshot kept."""
+    """axe-core and the layout, 48 px targets included (tests/test_browser.py's audit), and a screenshot kept."""
     audit(page, name, found)
-    found[name]["small"] = page.evaluate(TARGETS)
     doc_shot(page, name, full_page="-big-" not in name)
 
 
@@ -273,7 +266,7 @@ def test_a_keyboard_alone_logs_in_starts_a_class_pauses_and_resumes(hub, browser
 def test_the_dashboard_passes_axe_and_the_layout_check_at_three_widths(hub, browser, teacher):
     """Login (a wrong PIN shown), a running class with a right and a wrong answer, paused, and
     Details open, at 360, 768 and 1280 px: no serious or critical axe-core finding, no sideways
-    scroll, nothing cut off or off the screen, every control at least 44 px (48 aimed for)."""
+    scroll, nothing cut off or off the screen, every control (a summary too) at least 48 px."""
     import json
 
     found: dict = {}
@@ -329,6 +322,3 @@ def test_the_dashboard_passes_axe_and_the_layout_check_at_three_widths(hub, brow
     assert not any(serious.values()), {name: v for name, v in serious.items() if v}
     layout = {name: page["layout"] for name, page in found.items()}
     assert not any(layout.values()), {name: problems for name, problems in layout.items() if problems}
-    # the issue asks for 48 px touch targets (the shared layout check asks for 44)
-    small = {name: page["small"] for name, page in found.items() if page["small"]}
-    assert not small, small

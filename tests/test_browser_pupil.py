@@ -331,7 +331,7 @@ def test_say_it_is_hidden_where_the_page_is_not_secure(hub, teacher):
 def test_every_pupil_screen_passes_axe_and_the_layout_check_at_three_widths(hub, teacher, browser):
     """Join, writing with the readings shown, feedback, typed mode, Eyes on me and the end screen, at
     360, 768 and 1280 px: no serious or critical axe-core finding, no sideways scroll, nothing cut off,
-    touch targets of 44 px and more (the boxes' controls 48). The end screen keeps the pupil's own
+    touch targets of 48 px and more. The end screen keeps the pupil's own
     results across a reload mid-lesson."""
     import json
 

@@ -2,7 +2,7 @@
 landscape (issue 16's target): the pupils' app mid-answer, the teacher's dashboard with a class,
 the kiosk running and paused, and "Set up tablets". At each size: no serious or critical axe-core
 finding, no sideways scrolling, nothing running off the screen or cutting its text, and no
-control under 44 px (tests/test_browser.py `LAYOUT`). The other browser tests check each page's
+control under 48 px (tests/test_browser.py `LAYOUT`). The other browser tests check each page's
 states at 360, 768 and 1280 px; this one checks the same pages across the whole range, the kiosk
 at phone sizes included (a teacher may open it on anything)."""
 from __future__ import annotations
