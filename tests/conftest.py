@@ -93,7 +93,8 @@ class HubProcess:
 
     def __init__(self, models: Path, config_text: str, workdir: Path, scheme: str = "http",
                  verify: str | bool = True, python: str = sys.executable, extra_env: dict | None = None,
-                 cgroup=None) -> None:
+                 cgroup=None, poll_s: float = 0.05) -> None:
+        self.poll_s = poll_s  # how often readiness is asked (bench/peers.py asks finer, to time it)
         self.port = free_port()
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.verify = verify
@@ -139,7 +140,7 @@ class HubProcess:
                     return time.monotonic() - self.started
             except (requests.ConnectionError, OSError):  # not listening yet (or, with TLS, no CA file yet)
                 pass
-            time.sleep(0.05)
+            time.sleep(self.poll_s)
         raise RuntimeError(f"hub not ready after {timeout_s} s:\n{self.log()}")
 
     @property
