@@ -461,3 +461,26 @@ def test_the_switch_then_the_kiosk_gives_the_secure_address_and_eyes_on_me(modul
     layout = {name: page["layout"] for name, page in found.items()}
     assert not any(layout.values()), layout
     session.post(hub.url + "/api/classes/current/end", timeout=10)
+
+
+@chromium
+def test_an_open_dashboard_gives_the_secure_address_once_the_teacher_switches_to_it(hub, browser):
+    """The switch is often pressed in another tab (Set up tablets): the dashboard, open since the
+    class started, asks the hub again when it is looked at, and shows the https address."""
+    session = teacher(hub.url)
+    assert session.post(hub.url + "/api/setup/secure-join", json={"on": False}, timeout=10).status_code == 200
+    session.post(hub.url + "/api/classes/current/end", timeout=10)  # none left by another test
+    started = session.post(hub.url + "/api/classes", json={"activity": "what-is-this"}, timeout=10)
+    assert started.status_code == 201, started.text
+    try:
+        page = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900}).new_page()
+        page.context.request.post(hub.url + "/api/teacher/login", data={"pin": TEACHER_PIN})
+        page.goto(hub.url + "/teacher")
+        page.wait_for_function("document.getElementById('join-url').textContent.startsWith('http://')")
+        assert session.post(hub.url + "/api/setup/secure-join", json={"on": True}, timeout=10).status_code == 200
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # the teacher comes back to the tab
+        page.wait_for_function("document.getElementById('join-url').textContent.startsWith('https://')")
+        assert page.inner_text("#join-url").endswith(f":{hub.secure_port}/")
+    finally:
+        session.post(hub.url + "/api/setup/secure-join", json={"on": False}, timeout=10)
+        session.post(hub.url + "/api/classes/current/end", timeout=10)

@@ -227,6 +227,11 @@ async function showJoin(code) {  // the address and QR code the hub gives (its X
     }
   } catch (e) { /* the hub restarting: the next class state shows it again */ }
 }
+// The address changes when the teacher turns on the secure address on "Set up tablets" (another
+// tab, often): asked again when this tab comes back into view, and every 30 s.
+const joinAgain = () => { if (running() && !document.hidden) showJoin($("code").textContent); };
+document.addEventListener("visibilitychange", joinAgain);
+setInterval(joinAgain, 30000);
 $("show-big").addEventListener("click", () => $("big").showModal());  // Escape closes it (the dialog's own)
 $("big-close").addEventListener("click", () => $("big").close());
 
