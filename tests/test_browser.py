@@ -259,7 +259,7 @@ def test_speaking_an_answer_and_asking_what_a_picture_is(tmp_path, start_hub, co
         verdict, top = page.inner_text("#photo-verdict"), page.inner_text("#photo-result li:first-child")
         assert verdict.startswith("I think it is: ") and "cat" in top, (verdict, top)
         assert re.fullmatch(r".+ \(\d{1,3}%\)", top), top  # "tabby cat (NN%)"
-        assert page.inner_text("#play-error") == ""
+        assert page.inner_text("#photo-error") == page.inner_text("#play-error") == ""
         shot(page, "tablet-what-is-this")
         cat_preview = page.get_attribute("#photo-preview", "src")
 
@@ -415,7 +415,7 @@ def sent_photo(tablet) -> None:
     """Wait for the hub's verdict on the photo just sent (choosing a pose clears the last one first)."""
     tablet.wait_for_function("document.querySelectorAll('#pose-advice li').length > 0"
                              " || document.getElementById('pose-verdict').textContent.startsWith('✓')")
-    assert tablet.inner_text("#play-error") == ""
+    assert tablet.inner_text("#pose-error") == tablet.inner_text("#play-error") == ""
 
 
 def test_move_like_me_with_the_live_camera_a_lead_the_kiosk_and_the_dashboard(hub, camera_browser, pe_class):

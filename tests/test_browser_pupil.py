@@ -11,6 +11,7 @@ import re
 import socket
 import time
 
+import numpy as np
 import pytest
 
 from tests.conftest import ARGS, ARTIFACTS, BUNDLED, CHROMIUM, ROOT, SHARED, TEACHER_PIN, copy_model
@@ -508,3 +509,45 @@ def test_one_read_per_box_in_flight_and_the_newest_stroke_wins(hub, teacher, bro
     page.wait_for_function("/^I read: \\d$/.test(document.getElementById('reading-0').textContent)")
     assert page.inner_text("#reading-0") == "I read: " + page.evaluate("window.shown.predictions[0].label")
     assert page.evaluate("window.asked") == 2 and page.locator("#check").is_enabled()
+
+
+def test_a_photo_notice_shows_under_the_buttons_pressed(hub, teacher, browser, tmp_path):
+    """What is this?: a file the tablet cannot open as a picture, then a photo the hub refuses (a
+    model gone): each says so in words for a child right under the photo buttons, not at the
+    foot of the page; a good photo then clears it."""
+    from tests.drawing import png
+
+    started = teacher.post(hub.url + "/api/classes", json={"activity": "what-is-this"}, timeout=10)
+    assert started.status_code == 201, started.text
+    page = new_page(browser, [], viewport={"width": 360, "height": 740}, has_touch=True)
+    page.goto(f"{hub.url}/?code={started.json()['code']}")
+    page.fill("#nickname", "Flo")
+    page.press("#nickname", "Enter")
+    page.locator("#what-is-this").wait_for()
+    broken = tmp_path / "photo.jpg"
+    broken.write_bytes(b"not a picture at all")
+    page.set_input_files("#photo-library", str(broken))
+    page.wait_for_function("document.getElementById('photo-error').textContent !== ''")
+    assert page.inner_text("#photo-error") == "📷 That photo could not be opened. Take another one."
+    assert page.inner_text("#play-error") == ""
+    # right under the buttons: the row of buttons, then the notice, nothing between them
+    assert page.evaluate("document.getElementById('photo-error').previousElementSibling.classList"
+                         ".contains('photo-buttons')")
+    below = page.evaluate("""() => document.getElementById('photo-error').getBoundingClientRect().top
+        - document.querySelector('#what-is-this .photo-buttons').getBoundingClientRect().bottom""")
+    assert 0 <= below < 40, below
+    page.evaluate("""() => { const emit = socket.emit;
+        socket.emit = function (event, data, ack) {
+          return emit.call(this, event, event === 'answer' ? {...data, model: 'no-such-model'} : data, ack);
+        }; }""")
+    picture = tmp_path / "white.png"
+    picture.write_bytes(png(np.full((240, 320, 3), 255, np.uint8)))
+    page.set_input_files("#photo-library", str(picture))
+    page.wait_for_function("!['', '📷 That photo could not be opened. Take another one.']"
+                           ".includes(document.getElementById('photo-error').textContent)")
+    said = page.inner_text("#photo-error")
+    assert said.startswith("📷") and "no-such-model" not in page.inner_text("body"), said
+    page.evaluate("() => { delete socket.emit; }")  # the socket's own emit again
+    page.set_input_files("#photo-library", str(picture))
+    page.wait_for_function("document.querySelectorAll('#photo-result li').length > 0")
+    assert page.inner_text("#photo-error") == ""

@@ -168,6 +168,7 @@ function startActivity(described, q) {
   $("activity-title").textContent = described.title;
   for (const name of SCREENS) $(name).classList.toggle("hidden", name !== described.name);
   oops("play-error", SCREENS.includes(described.name) ? "" : "🔄 This needs a newer page. Ask your teacher to help you reload it.");
+  for (const prefix of ["photo", "pose", "teach"]) oops(prefix + "-error", "");  // the last activity's notices
   if (described.name === "times-tables") {
     const modes = described.modes.map((m) => m.mode).filter((m) => m !== "speech" || window.isSecureContext);
     if (!modes.includes("typed")) modes.push("typed");  // typing is always offered: no model needed
@@ -574,9 +575,10 @@ function cameraControls(prefix, onPhoto) {
       if (!file) return;
       let photo;
       try { photo = await shrink(file); } catch (e) {  // a file the browser cannot open as a picture
-        oops("play-error", "📷 That photo could not be opened. Take another one.");
+        oops(prefix + "-error", "📷 That photo could not be opened. Take another one.");
         return;
       }
+      oops(prefix + "-error", "");
       onPhoto(photo);
     });
   }
@@ -585,16 +587,17 @@ function cameraControls(prefix, onPhoto) {
       cameras[prefix] = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
       $(prefix + "-video").srcObject = cameras[prefix];
       $(prefix + "-camera").classList.remove("hidden");
-    } catch (e) { oops("play-error", "📷 The camera did not start. Use the photo button instead."); }
+    } catch (e) { oops(prefix + "-error", "📷 The camera did not start. Use the photo button instead."); }
   });
   $(prefix + "-snap").addEventListener("click", async () => {
     const video = $(prefix + "-video");
     if (!video.videoWidth) return;  // the camera has not shown a frame yet
     let photo;
     try { photo = await shrink(video); } catch (e) {
-      oops("play-error", "📷 The camera did not give a picture. Try again, or use the photo button.");
+      oops(prefix + "-error", "📷 The camera did not give a picture. Try again, or use the photo button.");
       return;
     }
+    oops(prefix + "-error", "");
     onPhoto(photo);
   });
   $(prefix + "-stop").addEventListener("click", closeCameras);
@@ -612,8 +615,8 @@ cameraControls("photo", async (photo) => {
   $("photo-verdict").className = "feedback";
   $("photo-verdict").textContent = "Looking…";
   const reply = await ask("answer", { model: $("photo-model").value, image: photo.jpeg });
-  if (reply.error) { $("photo-verdict").textContent = ""; oops("play-error", words(reply, "photo")); return; }
-  oops("play-error", "");
+  if (reply.error) { $("photo-verdict").textContent = ""; oops("photo-error", words(reply, "photo")); return; }
+  oops("photo-error", "");
   const [best] = reply.result.predictions;
   $("photo-verdict").textContent = !best ? "I don't know this one." : reply.result.sure ? `I think it is: ${best.name}` : "I'm not sure. Maybe…";
   keep(best && reply.result.sure ? `A photo: the hub thought ${best.name}` : "A photo: the hub was not sure", null);
@@ -659,8 +662,8 @@ cameraControls("pose", async (photo) => {
   $("pose-advice").innerHTML = "";
   const pose = $("pose-choice").value;
   const reply = await ask("answer", { pose, image: photo.jpeg });
-  if (reply.error) { $("pose-verdict").textContent = ""; oops("play-error", words(reply, "photo")); return; }
-  oops("play-error", "");
+  if (reply.error) { $("pose-verdict").textContent = ""; oops("pose-error", words(reply, "photo")); return; }
+  oops("pose-error", "");
   const canvas = $("pose-photo");
   Figure.photo(canvas, photo.bitmap);
   Figure.draw(canvas, reply.result.keypoints, poses.bones, { clear: false, color: "#ffcc00", width: 5 });
@@ -774,7 +777,7 @@ async function giveExample(label) {
   const reply = await ask("answer", { label, image: teach.photo.jpeg });
   teach.busy = false;
   if (reply.error) { say(teachWords(reply), "bad"); drawTeach(); return; }
-  oops("play-error", "");
+  oops("teach-error", "");
   const p = teach.project, i = p ? p.labels.indexOf(reply.result.label) : -1;
   if (i >= 0) p.counts[i] = Math.max(p.counts[i] || 0, reply.result.count);  // the `teach` event follows
   say(`Thank you! The hub has ${plural(reply.result.count, "example")} of ${reply.result.label} now.`, "ok");
@@ -794,7 +797,7 @@ $("teach-try").addEventListener("click", async () => {
   teach.busy = false;
   clearGuess();
   if (reply.error) { say(teachWords(reply), "bad"); drawTeach(); return; }
-  oops("play-error", "");
+  oops("teach-error", "");
   const [best, ...others] = reply.result.predictions;
   const percent = (p) => `${Math.round(p.score * 100)}%`;
   $("teach-guess").textContent = reply.result.sure ? `The hub thinks: ${best.name}` : `I'm not sure… maybe ${best.name}?`;
@@ -814,7 +817,6 @@ cameraControls("teach", (photo) => {
   teach.preview = URL.createObjectURL(photo.blob);  // only in this page's memory
   $("teach-preview").src = teach.preview;
   $("teach-preview").classList.remove("hidden");
-  oops("play-error", "");
   say("");
   clearGuess();
   drawTeach();
