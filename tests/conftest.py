@@ -103,6 +103,10 @@ class HubProcess:
         self.log_path = workdir / f"hub-{self.port}.log"
         self._log = self.log_path.open("w")
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_HUB_")}
+        if "secure_port" not in config_text and "tls" not in config_text:
+            # HTTPS beside HTTP, as a hub starts by default, but on a free port: never the fixed 8443
+            # that another hub on this machine (a test's, a benchmark's, a developer's) may hold
+            env["CLASSROOM_HUB_SERVER_SECURE_PORT"] = str(free_port())
         env.update(extra_env or {})
         self._command = [python, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                          "--models", str(models), "--config", str(self.config_path)]

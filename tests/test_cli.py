@@ -15,6 +15,7 @@ from tests.conftest import ROOT, coral_model, free_port
 def run(*args, timeout=600, cwd_override=None, **kw):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_HUB_")}
     env["PYTHONPATH"] = str(ROOT)  # the package, whatever folder the command runs in
+    env["CLASSROOM_HUB_SERVER_SECURE_PORT"] = str(free_port())  # not the fixed 8443 another hub may hold
     return subprocess.run([sys.executable, *args], cwd=cwd_override or ROOT, capture_output=True, text=True,
                           timeout=timeout, env=env, **kw)
 
@@ -53,7 +54,8 @@ def test_serve_prints_the_url_when_ready(models_dir):
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(port),
                              "--models", str(models_dir)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+                            stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "CLASSROOM_HUB_SERVER_SECURE_PORT": str(free_port())})
     try:
         started = time.monotonic()
         lines = []

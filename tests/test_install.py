@@ -4,6 +4,7 @@ run that changes nothing, and an uninstall that keeps the data unless asked."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shlex
 import shutil
@@ -60,7 +61,8 @@ def test_install_serve_reinstall_uninstall(tmp_path):
     port = free_port()
     hub = subprocess.Popen([str(prefix / "opt/classroom-hub/venv/bin/classroom-hub"), "serve", "--config",
                             str(etc / "hub.toml"), "--host", "127.0.0.1", "--port", str(port)],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env={**os.environ, "CLASSROOM_HUB_SERVER_SECURE_PORT": str(free_port())})
     try:
         url = f"http://127.0.0.1:{port}"
 

@@ -24,6 +24,7 @@ def serve(tmp_path: Path, models: Path, data: Path, pin: str = TEACHER_PIN) -> s
     config = tmp_path / "hub.toml"
     config.write_text(toml_text({"teacher": {"pin": pin}, "classroom": {"data_dir": str(data)}}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_HUB_")}
+    env["CLASSROOM_HUB_SERVER_SECURE_PORT"] = str(free_port())  # not the fixed 8443 another hub may hold
     return subprocess.run([sys.executable, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(free_port()),
                            "--models", str(models), "--config", str(config)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
