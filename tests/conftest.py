@@ -385,6 +385,18 @@ def received(client, name: str, namespace: str) -> list:
     return [e["args"][0] if e["args"] else None for e in client.get_received(namespace) if e["name"] == name]
 
 
+@pytest.fixture
+def teacher(hub):
+    """The teacher over REST, on the `hub` of the module that asks, with no class before or after the test."""
+    import requests
+
+    session = requests.Session()
+    assert session.post(hub.url + "/api/teacher/login", json={"pin": TEACHER_PIN}, timeout=10).status_code == 200
+    session.post(hub.url + "/api/classes/current/end", timeout=10)  # 409 no_class when none runs
+    yield session
+    session.post(hub.url + "/api/classes/current/end", timeout=10)
+
+
 @pytest.fixture(scope="module")
 def in_process(tmp_path_factory):
     """in_process(models, **sections) -> InProcessHub, closed after the module."""

@@ -565,6 +565,20 @@ LAYOUT = """(root) => {  // the whole page, or the part a CSS selector names
 }"""
 
 
+def serious_findings(found: dict) -> dict:
+    """The serious and critical axe-core findings of each audited page that has any."""
+    return {name: serious for name, page in found.items()
+            if (serious := [v for v in page["violations"] if v["impact"] in ("serious", "critical")])}
+
+
+def keep_findings(found: dict, name: str) -> None:
+    """test-artifacts/<name>.json: each audited page's axe-core findings and layout problems, for review."""
+    import json
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"{name}.json").write_text(json.dumps(found, indent=1, ensure_ascii=False))
+
+
 def audit(page, name: str, found: dict) -> None:
     """axe-core's violations and the layout problems of the page as it is now, kept under `name`."""
     if not page.evaluate("typeof axe !== 'undefined'"):
@@ -581,7 +595,6 @@ def test_the_photo_and_pose_screens_and_the_kiosk_pass_axe_at_three_widths(hub, 
     """No serious or critical axe-core violation on What is this? and Move like me (each with a
     verdict shown) and the kiosk with a lead, at 360, 768 and 1280 px; the layout problems found
     (sideways scroll, text cut off, controls under 48 px) are kept in test-artifacts/a11y.json."""
-    import json
 
     import requests
 
@@ -617,12 +630,9 @@ def test_the_photo_and_pose_screens_and_the_kiosk_pass_axe_at_three_widths(hub, 
             audit(kiosk, f"kiosk-lead-{width}", found)
     finally:
         session.post(hub.url + "/api/classes/current/end", timeout=10)
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "a11y.json").write_text(json.dumps(found, indent=1, ensure_ascii=False))
+        keep_findings(found, "a11y")
     assert len(found) == 3 * len(WIDTHS)
-    serious = {name: [v for v in page["violations"] if v["impact"] in ("serious", "critical")]
-               for name, page in found.items()}
-    assert not any(serious.values()), {name: v for name, v in serious.items() if v}
+    assert not serious_findings(found), serious_findings(found)
     # a tablet or phone at any width; the kiosk is the hub's own screen, never phone-sized, so its
     # 360 px layout is kept in a11y.json for review rather than required
     layout = {name: page["layout"] for name, page in found.items() if name != "kiosk-lead-360"}

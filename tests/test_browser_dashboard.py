@@ -6,11 +6,19 @@ client (python-socketio), as in tests/test_classroom_live.py."""
 from __future__ import annotations
 
 import pytest
-import requests
 import socketio
 
-from tests.conftest import BUNDLED, CHROMIUM, ROOT, TEACHER_PIN, check_join_url, copy_model, wait_for
-from tests.test_browser import AXE, WIDTHS, audit, doc_shot, new_page, read_qr
+from tests.conftest import BUNDLED, CHROMIUM, TEACHER_PIN, check_join_url, copy_model, wait_for
+from tests.test_browser import (
+    AXE,
+    WIDTHS,
+    audit,
+    doc_shot,
+    keep_findings,
+    new_page,
+    read_qr,
+    serious_findings,
+)
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make install-dev installs it)")
 ATTEMPTS = 3  # [teacher] login_attempts on this module's hub
@@ -24,16 +32,6 @@ def hub(tmp_path_factory, module_hubs):
     copy_model(BUNDLED / "digits", models)
     return module_hubs(models, teacher={"login_attempts": ATTEMPTS, "lockout_s": LOCKOUT_S},
                        server={"connections_per_address": 0, "tls": "off"})  # plain HTTP: no second port
-
-
-@pytest.fixture
-def teacher(hub):
-    """A logged-in REST session; no class before the test, none left after it."""
-    session = requests.Session()
-    assert session.post(hub.url + "/api/teacher/login", json={"pin": TEACHER_PIN}, timeout=10).status_code == 200
-    session.post(hub.url + "/api/classes/current/end", timeout=10)  # 409 no_class when none runs
-    yield session
-    session.post(hub.url + "/api/classes/current/end", timeout=10)
 
 
 def log_in(browser, hub, width: int = 1280, wrong_first: bool = False):
@@ -267,7 +265,6 @@ def test_the_dashboard_passes_axe_and_the_layout_check_at_three_widths(hub, brow
     """Login (a wrong PIN shown), a running class with a right and a wrong answer, paused, and
     Details open, at 360, 768 and 1280 px: no serious or critical axe-core finding, no sideways
     scroll, nothing cut off or off the screen, every control (a summary too) at least 48 px."""
-    import json
 
     found: dict = {}
     pupils = []
@@ -314,11 +311,8 @@ def test_the_dashboard_passes_axe_and_the_layout_check_at_three_widths(hub, brow
     finally:
         for pupil in pupils:
             pupil.close()
-        (ROOT / "test-artifacts").mkdir(exist_ok=True)
-        (ROOT / "test-artifacts" / "a11y-dashboard.json").write_text(json.dumps(found, indent=1, ensure_ascii=False))
+        keep_findings(found, "a11y-dashboard")
     assert len(found) == 5 * len(WIDTHS)
-    serious = {name: [v for v in page["violations"] if v["impact"] in ("serious", "critical")]
-               for name, page in found.items()}
-    assert not any(serious.values()), {name: v for name, v in serious.items() if v}
+    assert not serious_findings(found), serious_findings(found)
     layout = {name: page["layout"] for name, page in found.items()}
     assert not any(layout.values()), {name: problems for name, problems in layout.items() if problems}

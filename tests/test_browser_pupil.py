@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import ARGS, ARTIFACTS, BUNDLED, CHROMIUM, ROOT, SHARED, TEACHER_PIN, copy_model
+from tests.conftest import ARGS, BUNDLED, CHROMIUM, ROOT, SHARED, TEACHER_PIN, copy_model
 from tests.test_browser import (
     AXE,
     FAKE_MEDIA,
@@ -24,7 +24,9 @@ from tests.test_browser import (
     audit,
     doc_shot,
     draw_digit,
+    keep_findings,
     new_page,
+    serious_findings,
 )
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None,
@@ -38,18 +40,6 @@ READ_ALL = ("n => [...document.querySelectorAll('.reading')].slice(0, n)"
 @pytest.fixture(scope="module")
 def hub(module_models, module_hubs):
     return module_hubs(module_models)
-
-
-@pytest.fixture
-def teacher(hub):
-    """The teacher over REST, with no class before or after the test."""
-    import requests
-
-    session = requests.Session()
-    assert session.post(hub.url + "/api/teacher/login", json={"pin": TEACHER_PIN}, timeout=10).status_code == 200
-    session.post(hub.url + "/api/classes/current/end", timeout=10)  # 409 no_class when none runs
-    yield session
-    session.post(hub.url + "/api/classes/current/end", timeout=10)
 
 
 def start_class(hub, session) -> str:
@@ -334,7 +324,6 @@ def test_every_pupil_screen_passes_axe_and_the_layout_check_at_three_widths(hub,
     360, 768 and 1280 px: no serious or critical axe-core finding, no sideways scroll, nothing cut off,
     touch targets of 48 px and more. The end screen keeps the pupil's own
     results across a reload mid-lesson."""
-    import json
 
     code = start_class(hub, teacher)
     found: dict = {}
@@ -395,12 +384,9 @@ def test_every_pupil_screen_passes_axe_and_the_layout_check_at_three_widths(hub,
             assert page.locator("#bye-results li").count() == 2
             assert "W" not in page.inner_text("#bye-results")
     finally:
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "a11y-pupil.json").write_text(json.dumps(found, indent=1, ensure_ascii=False))
+        keep_findings(found, "a11y-pupil")
     assert len(found) == 6 * len(WIDTHS)
-    serious = {name: [v for v in page["violations"] if v["impact"] in ("serious", "critical")]
-               for name, page in found.items()}
-    assert not any(serious.values()), {name: v for name, v in serious.items() if v}
+    assert not serious_findings(found), serious_findings(found)
     layout = {name: page["layout"] for name, page in found.items()}
     assert not any(layout.values()), {name: problems for name, problems in layout.items() if problems}
 

@@ -7,13 +7,11 @@ states at 360, 768 and 1280 px; this one checks the same pages across the whole 
 at phone sizes included (a teacher may open it on anything)."""
 from __future__ import annotations
 
-import json
-
 import pytest
 import requests
 
-from tests.conftest import ARTIFACTS, CHROMIUM, TEACHER_PIN
-from tests.test_browser import AXE, audit, doc_shot, draw_digit, new_page
+from tests.conftest import CHROMIUM, TEACHER_PIN
+from tests.test_browser import AXE, audit, doc_shot, draw_digit, keep_findings, new_page, serious_findings
 
 pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make install-dev installs it)"),
@@ -90,11 +88,8 @@ def test_every_page_fits_and_passes_axe_from_360_to_1920_px(hub, browser):
         teacher.post(hub.url + "/api/classes/current/resume", timeout=10)
     finally:
         teacher.post(hub.url + "/api/classes/current/end", timeout=10)
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "a11y-sizes.json").write_text(json.dumps(found, indent=1, ensure_ascii=False))
+        keep_findings(found, "a11y-sizes")
     assert len(found) == 7 * len(SIZES)
-    serious = {name: [v for v in page["violations"] if v["impact"] in ("serious", "critical")]
-               for name, page in found.items()}
-    assert not any(serious.values()), {name: v for name, v in serious.items() if v}
+    assert not serious_findings(found), serious_findings(found)
     layout = {name: page["layout"] for name, page in found.items() if page["layout"]}
     assert not layout, layout

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ARTIFACTS, BUNDLED, CHROMIUM, CORAL, TEACHER_PIN, copy_model, wait_for
-from tests.test_browser import AXE, LAYOUT, WIDTHS, audit, new_page, shot
+from tests.conftest import BUNDLED, CHROMIUM, CORAL, TEACHER_PIN, copy_model, wait_for
+from tests.test_browser import AXE, LAYOUT, WIDTHS, audit, keep_findings, new_page, serious_findings, shot
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None,
                                 reason="Debian's chromium is not installed (make install-dev installs it)")
@@ -250,7 +250,6 @@ def test_the_teach_screens_pass_axe_at_three_widths(hub, browser, teacher_sessio
     dashboard with its panel (counts, accuracy, confusion table, the form opened) and on the kiosk
     showing what is taught, at 360, 768 and 1280 px, and no layout problem (sideways scroll, text cut off, a control under 48 px) on the
     pupil's screen or in the panel; all kept in test-artifacts/a11y-teach.json."""
-    import json
 
     session = teacher_session
     token = session.post(hub.url + "/api/teacher/login", json={"pin": TEACHER_PIN}, timeout=10).json()["token"]
@@ -287,12 +286,9 @@ def test_the_teach_screens_pass_axe_at_three_widths(hub, browser, teacher_sessio
             assert kiosk.inner_text("#teach-title") == "animals" and "cat" in kiosk.inner_text("#teach-counts")
             audit(kiosk, f"teach-kiosk-{width}", found)
     finally:
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "a11y-teach.json").write_text(json.dumps(found, indent=1, ensure_ascii=False))
+        keep_findings(found, "a11y-teach")
     assert len(found) == 3 * len(WIDTHS)
-    serious = {name: [v for v in page["violations"] if v["impact"] in ("serious", "critical")]
-               for name, page in found.items()}
-    assert not any(serious.values()), {name: v for name, v in serious.items() if v}
+    assert not serious_findings(found), serious_findings(found)
     layout = {name: page.get("panel_layout", page["layout"]) for name, page in found.items()}
     assert not any(layout.values()), {name: problems for name, problems in layout.items() if problems}
 

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hub.kiosk import presented_certificate, spki_sha256
 from tests.conftest import ARGS, CHROMIUM, ROOT, TEACHER_PIN, free_port, wait_for
-from tests.test_browser import doc_shot
+from tests.test_browser import doc_shot, serious_findings
 
 DEVICE = "0123456789abcdef0123456789abcdef"
 
@@ -364,9 +364,7 @@ def test_the_setup_pages_pass_axe_and_fit_at_three_widths(hub, browser):
         assert f"turn on “{authority.removeprefix('CN=')}”" in page.locator("#step-list").inner_text()
         audit(page, f"setup-ipad-{width}", found)
         doc_shot(page, f"setup-ipad-{width}")
-    serious = {name: [v for v in page["violations"] if v["impact"] in ("serious", "critical")]
-               for name, page in found.items()}
-    assert not any(serious.values()), {name: v for name, v in serious.items() if v}
+    assert not serious_findings(found), serious_findings(found)
     layout = {name: page["layout"] for name, page in found.items()}
     assert not any(layout.values()), layout
 
@@ -455,9 +453,7 @@ def test_the_switch_then_the_kiosk_gives_the_secure_address_and_eyes_on_me(modul
         kiosk.get_by_role("alert").wait_for(state="hidden", timeout=15000)
         kiosk.context.close()
     trusted_browser.close()
-    serious = {name: [v for v in page["violations"] if v["impact"] in ("serious", "critical")]
-               for name, page in found.items()}
-    assert not any(serious.values()), {name: v for name, v in serious.items() if v}
+    assert not serious_findings(found), serious_findings(found)
     layout = {name: page["layout"] for name, page in found.items()}
     assert not any(layout.values()), layout
     session.post(hub.url + "/api/classes/current/end", timeout=10)
