@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    gc.disable()  # until the hub is ready: hub/server.py `collect_from_now_on`
     from .server import check_port, serve
     from .startup import make_data_folder, prepare  # not the app: the server's master stays small
 

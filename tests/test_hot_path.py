@@ -67,6 +67,15 @@ def test_a_224_px_json_tensor_does_not_fault_in_its_parse_every_request(zoo_hub)
     assert per_request < FAULTS_PER_REQUEST_MAX, f"{per_request:.0f} page faults a request (hub/server.py tune_malloc)"
 
 
+def test_the_serving_worker_collects_again_once_ready_with_start_up_frozen(zoo_hub):
+    """Start-up runs with Python's cycle collector off (hub/server.py `collect_from_now_on`); the
+    worker that serves must have it back on, or cycles would pile up for the whole lesson."""
+    text = requests.get(f"{zoo_hub.url}/metrics", timeout=10).text
+    values = dict(line.split() for line in text.splitlines() if line.startswith("classroom_hub_gc_"))
+    assert values["classroom_hub_gc_enabled"] == "1", text
+    assert int(values["classroom_hub_gc_frozen_objects"]) > 50_000, values  # the imports, the app, the models
+
+
 def test_v2_answers_equal_for_json_and_binary_bodies_and_json_written_from_the_array(zoo_hub):
     """The tensor sent as a JSON list and as raw bytes gives the same outputs; the JSON answer's
     numbers (orjson writing the output array itself) are the binary answer's, value for value."""

@@ -1,6 +1,8 @@
 """/metrics in the Prometheus text format: per-request counters plus live engine state."""
 from __future__ import annotations
 
+import gc
+
 from flask import Blueprint, Response, current_app
 
 from ..metrics import gauge
@@ -32,6 +34,10 @@ def render(the_hub: Hub) -> str:
                      1 if a.state == "ok" else 0) for a in the_hub.pool.accelerators])
     lines += the_hub.metrics.render()
     lines += defences(the_hub)
+    lines += gauge("classroom_hub_gc_enabled", "1 when Python's cycle collector runs (it is off while the hub "
+                   "starts, hub/server.py collect_from_now_on).", [([], int(gc.isenabled()))])
+    lines += gauge("classroom_hub_gc_frozen_objects", "Objects start-up made, kept out of the collector's sight.",
+                   [([], gc.get_freeze_count())])
     return "\n".join(lines) + "\n"
 
 
