@@ -60,7 +60,7 @@ class Hub:
         self.metrics = RequestMetrics()
         self.decodes = DecodeBudget(config.limits.max_decode_bytes, config.limits.decode_budget_bytes)
         self.registry = Registry(config, self.runtime, self.pool, self.bus)
-        self.microphone = Microphone(config.microphone.source)
+        self.microphone = Microphone(config.microphone.source, background=True)
         self.started_at = time.time()
         self.version = __version__
 

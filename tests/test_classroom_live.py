@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import socketio
 
+from hub.adapters.microphone import Microphone
+from hub.errors import BackendUnavailable
 from tests.conftest import BUNDLED, TEACHER_PIN, call, check_join_url, copy_model, received, wait_for
 from tests.drawing import png, render
 from tests.test_audio_features import tone, wav_bytes
@@ -407,6 +409,17 @@ def test_hub_microphone_missing_is_a_status_not_a_crash(hub):
     reply = session.post(hub.url + "/api/microphone/listen", json={"seconds": 1})
     assert reply.status_code == 503 and "no microphone on the hub" in reply.json()["error"]
     assert hub.post("/api/microphone/listen", json={}).status_code == 401
+
+
+def test_the_serving_hub_looks_for_its_microphone_beside_start_up_and_a_recording_waits_for_it():
+    """PortAudio's start (and, on a Pi, its look at every sound card) is not on the way to ready:
+    the serving hub looks in the background (hub/service.py). A recording asked for meanwhile
+    waits for the answer instead of refusing with "still looking"."""
+    mic = Microphone("auto", background=True)
+    with pytest.raises(BackendUnavailable) as refused:
+        mic.record(1)
+    assert "no microphone found" in refused.value.message or "PortAudio" in refused.value.message, refused.value
+    assert mic.status.detail in refused.value.message
 
 
 def test_hub_microphone_from_a_wav_file_is_heard_and_shown_live(tmp_path, start_hub):

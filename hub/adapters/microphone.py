@@ -31,11 +31,27 @@ class MicrophoneStatus:
         return {"available": self.available, "source": self.source, "detail": self.detail}
 
 
+PROBE_WAIT_S = 10.0  # a recording asked for while PortAudio is still looking waits this long for it
+
+
 class Microphone:
-    def __init__(self, source: str):
+    """`background=True` (the serving hub): looking for a device, which loads PortAudio and asks it
+    (15-20 ms on a machine without sound cards, more with them), runs beside the models' loading
+    instead of before the hub is ready. Until it is done `status` says so; a recording waits for it."""
+
+    def __init__(self, source: str, background: bool = False):
         self.source = source
         self._lock = threading.Lock()  # one recording at a time: there is one microphone
+        self._probed = threading.Event()
+        self.status = MicrophoneStatus(False, "device", "still looking for a microphone")
+        if background and source == "auto":
+            threading.Thread(target=self._look, name="microphone-probe", daemon=True).start()
+        else:
+            self._look()
+
+    def _look(self) -> None:
         self.status = self._probe()
+        self._probed.set()
         log.info("microphone: %s", self.status.detail)
 
     def _probe(self) -> MicrophoneStatus:
@@ -62,6 +78,7 @@ class Microphone:
         """Mono float32 samples and their rate."""
         if not 0.2 <= seconds <= 10:
             raise BadInput("seconds must be from 0.2 to 10")
+        self._probed.wait(PROBE_WAIT_S)
         if not self.status.available:
             raise BackendUnavailable(f"no microphone on the hub: {self.status.detail}")
         with self._lock:
