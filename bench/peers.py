@@ -61,7 +61,7 @@ from bench.report import publish  # noqa: E402
 from bench.serve import Model  # noqa: E402
 from hub.config import EngineConfig  # noqa: E402
 from hub.runtime.litert import select_runtime  # noqa: E402
-from tests.conftest import HubProcess, free_port  # noqa: E402
+from tests.conftest import HubProcess, compile_hub, free_port  # noqa: E402
 from tests.drawing import png, render  # noqa: E402
 
 HERE = Path(__file__).resolve().parent / "peers"
@@ -461,6 +461,7 @@ def measure(args, workdir: Path, report: dict) -> None:
     litert = importlib.metadata.version("ai-edge-litert")
     peer = ensure_peer_venv(Path(args.peer_venv).expanduser(), litert)
     hub_python = args.hub_python or ensure_hub_venv(Path(args.hub_venv).expanduser())
+    compile_hub(hub_python)  # started as an installed hub is: from bytecode (MLServer's venv has its own)
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
     engine = EngineConfig()
     report["machine"] = {"cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "machine": platform.machine(),
