@@ -50,8 +50,12 @@ class Microphone:
             self._look()
 
     def _look(self) -> None:
-        self.status = self._probe()
-        self._probed.set()
+        try:
+            self.status = self._probe()
+        except Exception as exc:  # noqa: BLE001 - whatever PortAudio does, the hub serves on without it
+            self.status = MicrophoneStatus(False, "device", f"the sound system failed: {type(exc).__name__}: {exc}")
+        finally:
+            self._probed.set()
         log.info("microphone: %s", self.status.detail)
 
     def _probe(self) -> MicrophoneStatus:
