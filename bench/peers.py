@@ -8,8 +8,8 @@ interpreter of one thread per model, MLServer's NumpyCodec both ways) and its be
 parallel_workers=0 (metrics and access log off). The hub is a real `classroom-hub serve` child
 with its defaults (one interpreter of one thread per core for each model), run by the Python of its
 own virtual environment too (default ~/.cache/classroom-hub/hub-venv: what `make install` puts on a
-Pi, the hub's dependencies and no test tools), and with its PIN in a file as an installed hub has
-it. Both serve, all at once:
+Pi, the hub's dependencies and no test tools), from this checkout's bytecode (compiled first, as pip
+leaves an installed hub), and with its PIN in a file as an installed hub has it. Both serve, all at once:
   digits  the bundled models/digits (a drawn 7, as the hub's own preprocessing makes it)
   mnv1    ../shared/coral/mobilenet_v1_0.25_128_quant.tflite as a drop-in folder (cat.bmp, prepared)
   mnv2    ../shared/coral/mobilenet_v2_1.0_224_quant.tflite the same way
