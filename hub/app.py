@@ -18,6 +18,7 @@ from .web import api, classes, metrics_view, pages, teach, testing, v2
 from .web.bodies import bound_bodies
 from .web.errors import register_error_handlers
 from .web.hosts import HostCheck, own_names
+from .web.lane import InferLane
 from .web.live import create_live
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def build_app(config: Config | None = None, start: bool = True, announce_pin=pri
         app.register_blueprint(testing.bp)
     register_error_handlers(app)
     app.extensions["live"] = create_live(app, the_hub, the_classroom)
+    app.wsgi_app = InferLane(app.wsgi_app, the_hub, config.limits.max_body_bytes)  # /v2 infer, Flask's work skipped
     app.wsgi_app = HostCheck(app.wsgi_app, own_names(config))  # outermost: Socket.IO too (hub/web/hosts.py)
 
     @app.get("/api")

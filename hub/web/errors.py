@@ -14,12 +14,22 @@ from ..errors import HubError
 log = logging.getLogger(__name__)
 
 
-def hub_error_response(exc: HubError):
-    response = jsonify(exc.to_json())
-    response.status_code = exc.status
+INTERNAL = {"error": "internal error; see the hub's log", "code": "internal_error"}
+DISCONNECTED = {"error": "the request's body ended before its Content-Length said; send it again", "code": "bad_input"}
+
+
+def hub_error_parts(exc: HubError) -> tuple[int, dict, dict]:
+    """A HubError's status, JSON and headers, for every edge that answers one (and hub/web/lane.py)."""
     retry_after = exc.details.get("retry_after_s")
-    if retry_after is not None:  # Overloaded, TooManyAttempts: say when to come back
-        response.headers["Retry-After"] = str(retry_after)
+    # Overloaded, TooManyAttempts: say when to come back
+    return exc.status, exc.to_json(), {} if retry_after is None else {"Retry-After": str(retry_after)}
+
+
+def hub_error_response(exc: HubError):
+    status, body, headers = hub_error_parts(exc)
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers)
     return response
 
 
@@ -29,7 +39,7 @@ def http_error_response(exc: HTTPException):
     if exc.code == 413:
         message = "the request body is over the configured limit ([limits] max_body_bytes)"
     if isinstance(exc, ClientDisconnected):  # Werkzeug's words blame "the browser (or proxy)"
-        code, message = "bad_input", "the request's body ended before its Content-Length said; send it again"
+        code, message = DISCONNECTED["code"], DISCONNECTED["error"]
     response = jsonify({"error": message, "code": code})
     response.status_code = exc.code or 500
     return response
@@ -37,7 +47,7 @@ def http_error_response(exc: HTTPException):
 
 def unexpected_error_response(exc: Exception):
     log.exception("unexpected error while answering a request")
-    response = jsonify({"error": "internal error; see the hub's log", "code": "internal_error"})
+    response = jsonify(INTERNAL)
     response.status_code = 500
     return response
 

@@ -92,9 +92,7 @@ def model_ready(name: str, version: str | None = None):
 _BYTE_COUNT = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
 
 
-def _split_body() -> tuple[dict, bytes | memoryview]:
-    raw = whole_body()
-    header_length = request.headers.get(HEADER_LENGTH)
+def _split_body(raw: bytes | bytearray, header_length: str | None) -> tuple[dict, bytes | memoryview]:
     if header_length is not None:
         header_length = header_length.strip()
         if not _BYTE_COUNT.fullmatch(header_length) or int(header_length) > len(raw):
@@ -232,14 +230,26 @@ def _wants_binary(body: dict, requested: dict) -> bool:
 @bp.post("/models/<name>/infer")
 @bp.post("/models/<name>/versions/<version>/infer")
 def infer(name: str, version: str | None = None):
+    """Through Flask: what the lane in front of it (hub/web/lane.py) leaves, a body without a
+    Content-Length (chunked). The same answer either way."""
     started = time.perf_counter()
+    body, content_type, headers = answer_infer(hub(), name, version, whole_body(), request.headers.get(HEADER_LENGTH),
+                                               started)
+    response = Response(body, content_type=content_type)
+    response.headers.update(headers)
+    return response
+
+
+def answer_infer(the_hub: Hub, name: str, version: str | None, raw: bytes | bytearray, header_length: str | None,
+                 started: float) -> tuple[bytes, str, dict]:
+    """One /v2 infer request, whatever serves it: the answer's bytes, content type and headers;
+    HubError for what the client got wrong or the hub cannot do now."""
     check_version(version)
-    the_hub = hub()
     entry = the_hub.registry.get(name)
     entry.require_ready()
     spec = entry.spec
     assert spec is not None
-    body, tail = _split_body()
+    body, tail = _split_body(raw, header_length)
     given = body["inputs"]
     if len(given) != len(spec.inputs):
         raise BadInput(f"the model takes {len(spec.inputs)} input(s), the request has {len(given)}")
@@ -274,8 +284,6 @@ def infer(name: str, version: str | None = None):
     if "id" in body:
         reply["id"] = body["id"]
     if not blobs:
-        return jsonify(reply)
+        return dumps(reply) + b"\n", "application/json", {}  # as jsonify writes it
     head = dumps(reply)
-    response = Response(head + b"".join(blobs), mimetype="application/octet-stream")
-    response.headers[HEADER_LENGTH] = str(len(head))
-    return response
+    return head + b"".join(blobs), "application/octet-stream", {HEADER_LENGTH: str(len(head))}
