@@ -8,6 +8,7 @@ atomically and the old engine finishes the requests it already has before it sto
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -109,6 +110,15 @@ class Registry:
         if entry is None:
             raise ModelNotFound(f"no model named {name!r}", model=name)
         return entry
+
+    def quick(self, name: str, limit_ms: float, max_values: int) -> bool:
+        """Whether a /v2 request for `name` is answered at once, with a small answer (hub/inline.py):
+        ready, its engine `quick`, and at most `max_values` numbers out."""
+        entry = self._entries.get(name)  # a hint: read without the lock, as the engine's
+        if entry is None or entry.status != READY or entry.engine is None or entry.spec is None:
+            return False
+        values = sum(math.prod(t.shape) for t in entry.spec.outputs)
+        return 0 < values <= max_values and entry.engine.executor.quick(limit_ms)
 
     def infer(self, name: str, inputs: list, timeout_s: float) -> tuple[ModelEntry, InvokeResult]:
         """Run `inputs` on the model; one retry when a reload swapped the engine underneath."""

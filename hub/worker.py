@@ -15,6 +15,12 @@ body that never finishes) and the hub answered no one new. The worker here:
 
 Threads are then spent only on requests being served and on open WebSockets (one per tablet), so
 `[server] threads` (256) leaves room for a full class, the teacher, the kiosk and any one laptop.
+
+Between two requests of one connection: the next stays on the thread that answered the last when it
+follows within 5 ms (`_follows`), and a quick /v2 request (hub/inline.py: whole, small, for a model
+that answers at once) is answered by the main thread itself when it arrives on the poller, or is
+handed back to it while other requests are being answered, so that many busy connections cost one
+thread's turns at the GIL rather than one thread each.
 docs/ARCHITECTURE.md ("Serving") has the figures behind this choice and the alternatives measured.
 """
 from __future__ import annotations
@@ -35,6 +41,7 @@ from gunicorn.http.body import LengthReader
 from gunicorn.util import write_nonblock
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from . import inline
 from .errors import HubError, TooManyConnections
 
 log = logging.getLogger(__name__)
@@ -86,6 +93,7 @@ class GuardedConn(TConn):
         self.worker = worker
         self.address = client[0] if isinstance(client, tuple) else str(client)
         self._released = False
+        self.here = False  # its request is being answered on the main thread
 
     def init(self) -> None:
         super().init()  # once; the socket is made blocking again before every request, so:
@@ -94,6 +102,22 @@ class GuardedConn(TConn):
     def close(self, graceful: bool = False) -> None:
         self.worker.release(self)
         super().close(graceful)
+
+
+class _Answered:
+    """What gunicorn's `finish_request` reads of a request served on the main thread (in place of
+    the pool's Future): its keep-alive answer."""
+
+    __slots__ = ("keepalive",)
+
+    def __init__(self, keepalive) -> None:
+        self.keepalive = keepalive
+
+    def cancelled(self) -> bool:
+        return False
+
+    def result(self):
+        return self.keepalive
 
 
 DRAIN_LIMIT = 64 * 1024  # gunicorn drains at most this much of a body the app did not read, then closes
@@ -131,6 +155,7 @@ class GuardedWorker(ThreadWorker):
         self._lock = threading.Lock()
         self._last_refusal_log: dict[str, float] = {}
         self._served, self._last_request = False, 0.0  # for trim_heap once the requests stop
+        self._serving = 0  # HTTP requests being answered now (not WebSockets), by any thread
         files = getattr(self.app, "secure_files", None)  # hub/server.py: the secure port's certificate
         self.secure_port = getattr(self.app, "secure_port", 0) if files else 0
         self.secure_cfg = SecureSettings(self.cfg, files) if files else None
@@ -194,7 +219,9 @@ class GuardedWorker(ThreadWorker):
 
     def handle(self, conn: GuardedConn):
         """Serve the connection's request, and the next ones while they follow at once (see
-        `_follows`); then hand it back to gunicorn, which keeps it on the poller until its next."""
+        `_follows`); then hand it back to gunicorn, which keeps it on the poller until its next.
+        A next request the main thread can answer itself goes back too while other requests are
+        being answered (`_quick`): one thread taking them in turn costs less than many."""
         while True:
             self._set_deadline(conn, self.limits.header_s, "header")
             try:
@@ -204,12 +231,49 @@ class GuardedWorker(ThreadWorker):
                     self._deadlines.pop(conn, None)
             if keepalive is not True or not self.alive or not _follows(conn):
                 return keepalive
+            if self._serving and self._quick(conn):
+                return keepalive
             counts["requests_kept_on_thread"] += 1
+
+    # The main thread answering a quick request itself (hub/inline.py).
+    def on_client_socket_readable(self, conn: GuardedConn, client) -> None:
+        if not self._quick(conn):
+            return super().on_client_socket_readable(conn, client)
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        counts["requests_served_on_main_thread"] += 1
+        conn.here = True
+        try:
+            keepalive = ThreadWorker.handle(self, conn)  # gunicorn's, one request: no `_follows` here
+        finally:
+            conn.here = False
+            with self._lock:
+                self._deadlines.pop(conn, None)
+        self.finish_request(conn, _Answered(keepalive))
+
+    def _quick(self, conn: GuardedConn) -> bool:
+        if conn.cfg.is_ssl or conn.parser is None or conn.parser.unreader.buf.getbuffer().nbytes:
+            return False
+        name = inline.infer_request(inline.peek(conn.sock))
+        return (name is not None and inline.answers_read(conn.sock)
+                and self.wsgi.extensions["classroom_hub"].registry.quick(name, inline.QUICK_MS,
+                                                                         inline.OUTPUT_MAX_VALUES))
 
     def handle_request(self, req, conn: GuardedConn):
         self._served, self._last_request = True, time.monotonic()
         if any(name == "UPGRADE" and value.lower() == "websocket" for name, value in req.headers):
             return self._websocket(req, conn)
+        if conn.here:  # the main thread: whole request in the buffer, small answer (hub/inline.py)
+            conn.sock.settimeout(inline.INLINE_TIMEOUT_S)
+        with self._lock:
+            self._serving += 1
+        try:
+            return self._answer(req, conn)
+        finally:
+            with self._lock:
+                self._serving -= 1
+
+    def _answer(self, req, conn: GuardedConn):
         self._set_deadline(conn, self.limits.body_s, "body")
         need = self._body_bytes(req)
         if need < SMALL_BODY:

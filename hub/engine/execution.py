@@ -182,6 +182,15 @@ class Executor:
         with self._lock:
             return self._workers[0].backend if self._workers else None
 
+    def quick(self, limit_ms: float) -> bool:
+        """Whether a job submitted now would run at once on a CPU interpreter: workers, all on the
+        CPU (an accelerator can hang), nothing waiting, and invokes of under `limit_ms` on average.
+        A hint, read without the lock (hub/inline.py); a free interpreter is not promised, only
+        that any job ahead of this one is as quick."""
+        workers = self._workers
+        return (not self.closed and bool(workers) and all(w.inline for w in workers) and self.queue.empty()
+                and self._latency_ms < limit_ms)
+
     # ---- jobs --------------------------------------------------------------------------------------
     def submit(self, inputs: list[np.ndarray], why_none: Callable[[], str]) -> Future | Settled:
         """The job's Future, queued; or, when it ran inline on a free CPU worker, its answer."""

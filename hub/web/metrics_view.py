@@ -69,6 +69,12 @@ def defences(the_hub: Hub) -> list[str]:
                     (("per_address", "connections_refused"), ("slow_header", "slow_header_cut"),
                      ("slow_body", "slow_body_cut"), ("websockets_per_address", "websockets_refused"),
                      ("bodies_budget", "bodies_refused"))], kind="counter")
+    lines += gauge("classroom_hub_requests_kept_total",
+                   "HTTP requests answered without a hand-off between threads: by the thread that answered "
+                   "the connection's last one, or by the main thread itself (hub/inline.py).",
+                   [([("where", where)], worker.counts[key]) for where, key in
+                    (("same_thread", "requests_kept_on_thread"), ("main_thread", "requests_served_on_main_thread"))],
+                   kind="counter")
     return lines
 
 
