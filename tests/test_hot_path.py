@@ -133,7 +133,11 @@ def test_whole_floats_for_an_int8_model_answer_as_the_same_ints(zoo_app):
     ("uint8", [0, 255, 7], [0, 255, 7]),
     ("int8", [-128, 127, True], [-128, 127, 1]),
     ("float32", [1, 2.5, -3e38], [1.0, 2.5, -3e38]),
+    ("uint8", [True, 0, 2], [1, 0, 2]),  # bytes go through bytearray, which takes what array.array takes
     ("uint8", [0, 256, 1], None),  # out of range
+    ("uint8", [-1, 0, 1], None),
+    ("uint8", [0, None, 1], None),
+    ("uint8", [0, "1", 1], None),
     ("uint8", [0, 1.5, 1], None),  # not whole
     ("int8", [0, "1", 1], None),  # a string
     ("float32", [0, 1e39, 1], None),  # float32's infinity
