@@ -12,24 +12,17 @@ import pytest
 from tests.test_inline import digits_body
 
 
-def chunked(hub, path: str, body: bytes, headers: str = "") -> tuple[bytes, bytes]:
-    """`body` sent chunked (no Content-Length): past the lane, through Flask. (head, body) of the answer."""
+def send(hub, path: str, body: bytes, headers: str = "", chunked: bool = False) -> tuple[bytes, bytes]:
+    """(head, body) of the answer to `body` sent with a Content-Length (the lane in front of Flask,
+    hub/web/lane.py) or chunked, without one (past the lane, through Flask)."""
+    if chunked:
+        framing = f"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{len(body):x}\r\n".encode() + body
+        framing += b"\r\n0\r\n\r\n"
+    else:
+        framing = f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
     with socket.create_connection(("127.0.0.1", hub.port), timeout=10) as sock:
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{headers}"
-                     f"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{len(body):x}\r\n".encode()
-                     + body + b"\r\n0\r\n\r\n")
-        answer = b""
-        while data := sock.recv(65536):
-            answer += data
-    head, _, rest = answer.partition(b"\r\n\r\n")
-    return head, rest
-
-
-def lane(hub, path: str, body: bytes, headers: str = "") -> tuple[bytes, bytes]:
-    """The same with a Content-Length: the lane in front of Flask (hub/web/lane.py)."""
-    with socket.create_connection(("127.0.0.1", hub.port), timeout=10) as sock:
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{headers}"
-                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{headers}".encode()
+                     + framing)
         answer = b""
         while data := sock.recv(65536):
             answer += data
@@ -61,7 +54,7 @@ def test_the_lane_and_flask_answer_alike(zoo_hub, case):
         raw = b"{not json"
     elif case == "bad header length":
         headers = "Inference-Header-Content-Length: 99999\r\n"
-    through_flask, through_lane = chunked(zoo_hub, path, raw, headers), lane(zoo_hub, path, raw, headers)
+    through_flask, through_lane = send(zoo_hub, path, raw, headers, chunked=True), send(zoo_hub, path, raw, headers)
     assert status_and_type(through_lane[0]) == status_and_type(through_flask[0])
     if case == "binary":
         assert all(b"Inference-Header-Content-Length" in head for head in (through_lane[0], through_flask[0]))
