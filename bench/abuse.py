@@ -15,13 +15,17 @@ uses loopback addresses of its own (127.0.0.9 and friends); the class uses other
                125 half-headers, 125 drip-fed bodies, 125 idle WebSockets. Measured from two more
                addresses: /v2/health/ready and a pupil's Socket.IO classify, p50/p99/max and failures;
                target p99 <= 100 ms during the flood.
+  requests     the same class and the same two timed devices, first alone, then while the laptop asks
+               /v2 for the digits model over and over on 16 kept-alive connections (its whole share),
+               never waiting between two: the quick requests gunicorn's main thread answers itself
+               (hub/inline.py). Target as above: p99 <= 100 ms and no failure during the flood.
   pins         200 wrong PINs from 20 addresses in bursts; how many the hub really checked (its
                /metrics), and whether the teacher, from her own address, still logs in.
 
 Prints JSON (also bench/results/abuse.json) and a table. Never asserted in tests; tests/test_hostile_*.py
 check the behaviour.
 
-    python bench/abuse.py [--only bombs,attachments,connections,pins] [--seconds 20] [--quick]
+    python bench/abuse.py [--only bombs,attachments,connections,requests,pins] [--seconds 20] [--quick]
 """
 from __future__ import annotations
 
@@ -50,6 +54,7 @@ from tests.drawing import png, render  # noqa: E402
 from tests.hostile import (  # noqa: E402
     STOPPED_TAKING,
     MemoryCap,
+    OneWrite,
     RawTablet,
     class_socket,
     closed_by_hub,
@@ -356,6 +361,64 @@ def run_connections(hub: Hub, seconds: float, per_kind: int, class_size: int) ->
             "held": held, **hub.memory()}
 
 
+# --- quick requests ------------------------------------------------------------------------------
+
+class Asker:
+    """The laptop asking /v2 for the digits model over and over on `connections` kept-alive
+    connections, each sending its next request as soon as the last is answered."""
+
+    def __init__(self, hub: Hub, connections: int) -> None:
+        status, meta = http_call(hub.port, "GET", "/v2/models/digits")
+        assert status == 200, meta
+        tensor = meta["inputs"][0]
+        self.body = json.dumps({"inputs": [{**tensor, "data": [1] * int(np.prod(tensor["shape"]))}]}).encode()
+        self.hub, self.stop = hub, threading.Event()
+        self.answered, self.failed = [0] * connections, [0] * connections
+        self.threads = [threading.Thread(target=self._ask, args=(i,), daemon=True) for i in range(connections)]
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        for thread in self.threads:
+            thread.start()
+
+    def finish(self) -> float:
+        """Stop; the laptop's answers a second."""
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(10)
+        return sum(self.answered) / (time.monotonic() - self.started)
+
+    def _ask(self, index: int) -> None:
+        client = None
+        while not self.stop.is_set():
+            try:
+                client = client or OneWrite(self.hub, LAPTOP)
+                status, _ = client.post("/v2/models/digits/infer", self.body)
+                self.answered[index] += status == 200
+                self.failed[index] += status != 200
+            except OSError:  # refused or cut: count it, and connect again a moment later
+                self.failed[index] += 1
+                client = None
+                self.stop.wait(0.05)
+        if client is not None:
+            client.close()
+
+
+def run_requests(hub: Hub, seconds: float, class_size: int) -> dict:
+    tablets = [RawTablet(hub.port, f"127.0.2.{i + 1}") for i in range(class_size)]
+    quiet = measure(hub, seconds / 2, tablets)
+    asker = Asker(hub, 16)
+    asker.start()
+    flooded = measure(hub, seconds, tablets)
+    per_s = asker.finish()
+    for tablet in tablets:
+        tablet.close()
+    held = (hub.alive() and flooded["failures"]["health"] == 0 and flooded["failures"]["classify"] == 0
+            and flooded["health"].get("p99_ms", 1e9) <= 100 and flooded["classify"].get("p99_ms", 1e9) <= 100)
+    return {"class_size": class_size, "laptop_connections": 16, "laptop_answers_per_s": round(per_s),
+            "laptop_failures": sum(asker.failed), "quiet": quiet, "flooded": flooded, "held": held, **hub.memory()}
+
+
 # --- PINs ----------------------------------------------------------------------------------------
 
 def pins_checked(hub: Hub) -> int:
@@ -392,7 +455,7 @@ def run_pins(hub: Hub, wrong: int, addresses: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="bombs,attachments,connections,pins")
+    parser.add_argument("--only", default="bombs,attachments,connections,requests,pins")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the flooded phase")
     parser.add_argument("--quick", action="store_true", help="one bomb round, 8 s, 10 tablets")
     args = parser.parse_args()
@@ -409,6 +472,8 @@ def main() -> int:
         if "connections" in parts:
             report["connections"] = run_connections(hub, 8 if args.quick else args.seconds, 125,
                                                     10 if args.quick else 30)
+        if "requests" in parts:
+            report["requests"] = run_requests(hub, 8 if args.quick else args.seconds, 10 if args.quick else 30)
         if "pins" in parts:
             report["pins"] = run_pins(hub, 200, 20)
         report["end"] = hub.memory()
@@ -429,6 +494,13 @@ def main() -> int:
                      f"health p99 {c['quiet']['health'].get('p99_ms')} -> {c['flooded']['health'].get('p99_ms')} ms, "
                      f"classify p99 {c['quiet']['classify'].get('p99_ms')} -> "
                      f"{c['flooded']['classify'].get('p99_ms')} ms, failures {c['flooded']['failures']}"))
+    if "requests" in report:
+        r = report["requests"]
+        rows.append(("requests", r["held"],
+                     f"health p99 {r['quiet']['health'].get('p99_ms')} -> {r['flooded']['health'].get('p99_ms')} ms, "
+                     f"classify p99 {r['quiet']['classify'].get('p99_ms')} -> "
+                     f"{r['flooded']['classify'].get('p99_ms')} ms, failures {r['flooded']['failures']}; "
+                     f"the laptop answered {r['laptop_answers_per_s']}/s"))
     if "pins" in report:
         p = report["pins"]
         rows.append(("pins", p["held"], f"{p['really_checked']} of {p['wrong_pins']} checked; teacher "

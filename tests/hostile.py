@@ -242,3 +242,44 @@ class RawTablet:
             self.ws.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+class OneWrite:
+    """A keep-alive HTTP/1.1 client that writes each request whole, in one send, as wrk and most
+    browsers do (requests writes the header and the body apart: the main thread may see the
+    header before the body has come, and leaves such a request to a thread)."""
+
+    def __init__(self, hub, source: str = "127.0.0.1") -> None:
+        self.sock = socket.create_connection(("127.0.0.1", hub.port), timeout=10, source_address=(source, 0))
+        self.buffer = b""
+
+    def post(self, path: str, body: bytes, content_type: str = "application/json",
+             headers: dict | None = None) -> tuple[int, bytes]:
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        self.sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n{extra}"
+                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        return self._answer()
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        return self._answer()
+
+    def _answer(self) -> tuple[int, bytes]:
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self._recv()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")))
+        while len(self.buffer) < length:
+            self.buffer += self._recv()
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return int(head.split(b" ")[1]), body
+
+    def _recv(self) -> bytes:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("the hub closed the connection")
+        return data
+
+    def close(self) -> None:
+        self.sock.close()
