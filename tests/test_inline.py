@@ -11,6 +11,7 @@ import json
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -124,11 +125,8 @@ def test_busy_connections_hand_quick_requests_to_the_main_thread_and_every_answe
         finally:
             one.close()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(client, range(8)))
     assert errors == []
     # most of the 800: 760-770 here, and 20-25 when threads kept their connections instead
     assert kept(zoo_hub)["main_thread"] - before["main_thread"] >= 400
