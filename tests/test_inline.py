@@ -1,9 +1,11 @@
 """Quick /v2 requests answered by gunicorn's main thread itself (hub/inline.py, hub/worker.py).
 
-What is checked: which bytes count as one whole quick request; which models are quick; that a
-real hub answers a kept-alive connection's quick request on its main thread, with the same
-answer; that requests it must not take there (another model, HTTPS, a body still arriving) go to
-a thread as before; and that a client that never reads its answers stalls no one else.
+What is checked: which bytes count as one whole quick request (not a body still arriving, not
+two pipelined); which models are quick (never one on an accelerator); that a real hub answers a
+kept-alive connection's quick request on its main thread, with the same answer, and eight busy
+clients all theirs; that requests it must not take there (another route, a body over the limit,
+many numbers out) go to a thread as before; and that a client that never reads its answers
+stalls no one else.
 """
 from __future__ import annotations
 
@@ -205,3 +207,29 @@ def test_a_client_that_never_reads_its_answers_stalls_no_one(zoo_hub):
         silent.close()
         sender.join(10)
 
+
+
+def test_a_model_on_an_accelerator_is_never_quick_and_is_once_it_falls_back(models_dir):
+    """An accelerator can hang, and the main thread must never wait on one: the (simulated) Edge
+    TPU's model is left to threads; back on the CPU after a fault, it is quick again."""
+    from hub.config import load_config
+    from hub.service import Hub
+
+    hub = Hub(load_config(environ={}, overrides={"models": {"dir": str(models_dir)},
+                                                 "testing": {"simulated_edgetpu": 1, "probe_interval_s": 60}}))
+    hub.start(watch=False)
+    try:
+        engine = hub.registry.get("digits").engine
+        assert engine.status()["backend"] == "simulated"
+        x = np.zeros((1, 8, 8, 1), np.int8)
+        for _ in range(30):  # the average invoke time settles well under 1 ms
+            engine.submit([x]).result(timeout=10)
+        assert not hub.registry.quick("digits", inline.QUICK_MS, inline.OUTPUT_MAX_VALUES)
+        (device,) = hub.pool.accelerators
+        device.inject(gone=True)
+        assert engine.submit([x]).result(timeout=10).backend == "cpu"  # fell back mid-request
+        for _ in range(30):
+            engine.submit([x]).result(timeout=10)
+        assert hub.registry.quick("digits", inline.QUICK_MS, inline.OUTPUT_MAX_VALUES)
+    finally:
+        hub.close()
