@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from bench.peers import duration_ms, medians, memory, parse_wrk, process_tree
+from bench.peers import binary_ceiling, duration_ms, medians, memory, parse_wrk, process_tree, targets
 
 GOOD = """\
 Running 1s test @ http://127.0.0.1:54777/v2/models/digits/infer
@@ -126,3 +126,40 @@ def test_a_servers_processes_and_their_memory_are_found():
         child.kill()
         child.wait()
         child.stdout.close()
+
+
+def _mnv2_report(json_rps: dict, binary: dict, invoke_ms: float, cores: int = 2, interpreters: int = 2) -> dict:
+    """A report shaped as main() writes one, with mnv2 alone; figures as given, MLServer's beside."""
+    load = {str(c): {"hub_json": {"req_per_s": json_rps[c], "p50_ms": 1000 / json_rps[c]},
+                     "mlserver_json": {"req_per_s": 75.0, "p50_ms": 13.0},
+                     "hub_binary": {"req_per_s": binary[c][0], "p50_ms": binary[c][1]},
+                     "ratios": {"req_per_s": json_rps[c] / 75.0, "p50": 1000 / json_rps[c] / 13.0,
+                                "binary_over_json": binary[c][0] / json_rps[c]}} for c in (1, 8, 32)}
+    after = {"rss_mb": 150.0, "pss_mb": 120.0}
+    return {"models": {"mnv2": {"load": load, "floor": {"invoke_ms": {"p50": invoke_ms}}}},
+            "settings": {"hub": {"interpreters_per_model": interpreters}}, "machine": {"cpu_count": cores},
+            "memory": {"hub": {"after_load": after, "during_load": after},
+                       "mlserver": {"after_load": after, "during_load": after}},
+            "ready_s": {"hub": 0.4, "mlserver": 0.9}}
+
+
+def test_the_binary_ceiling_bounds_binary_by_the_invoke_and_the_cores():
+    # The final full run of issue 17 (2 cores): JSON 99 / 178 / 169 req/s, invoke 6.92 ms, binary 124 / 254 / 249.
+    report = _mnv2_report({1: 99.0, 8: 178.0, 32: 169.0}, {1: (124.0, 7.79), 8: (254.0, 31.0), 32: (249.0, 128.0)},
+                          6.92)
+    most = binary_ceiling(report, "mnv2")
+    assert most == {"1": pytest.approx(1000 / 6.92 / 99, abs=1e-3), "8": pytest.approx(2000 / 6.92 / 178, abs=1e-3),
+                    "32": pytest.approx(2000 / 6.92 / 169, abs=1e-3)}
+    assert all(v < 3 for v in most.values())  # 3x binary over JSON was out of reach in that run
+    got = {t["target"]: t for t in targets(report)}
+    three = got["hub binary req/s >= 3x its JSON req/s for mnv2"]
+    assert not three["met"] and three["not_met"] == ["mnv2 c1", "mnv2 c8", "mnv2 c32"]
+    assert "1.46x / 1.62x / 1.71x at 1 / 8 / 32 connections" in three["detail"]
+    proposed = got["(proposed instead) hub binary p50 at 1 connection <= 1.2x the invoke floor for mnv2"]
+    assert proposed["met"] and proposed["detail"] == "7.79 vs 6.92 ms"
+    # One core, or one interpreter, halves what 8 and 32 connections could reach; a slow binary path fails.
+    assert binary_ceiling(_mnv2_report({1: 99.0, 8: 178.0, 32: 169.0}, {1: (1, 1), 8: (1, 1), 32: (1, 1)}, 6.92,
+                                       cores=1), "mnv2")["8"] == pytest.approx(1000 / 6.92 / 178, abs=1e-3)
+    slow = _mnv2_report({1: 99.0, 8: 178.0, 32: 169.0}, {1: (100.0, 9.0), 8: (200.0, 40.0), 32: (200.0, 160.0)}, 6.92)
+    assert not {t["target"]: t for t in targets(slow)}[
+        "(proposed instead) hub binary p50 at 1 connection <= 1.2x the invoke floor for mnv2"]["met"]
