@@ -69,6 +69,8 @@ BAD_V2 = [
     ("no data", {"inputs": [{"name": "x", "shape": [1, 8, 8, 1], "datatype": "INT8"}]}, "no data"),
     ("strings", {"inputs": [{"name": "x", "shape": [1, 8, 8, 1], "datatype": "INT8", "data": ["a"] * 64}]}, "numbers"),
     ("unknown output", v2_body(digit_tensor(), outputs=[{"name": "nope"}]), "unknown output"),
+    ("an output twice", v2_body(digit_tensor(), outputs=[{"name": "StatefulPartitionedCall:0"}] * 2),
+     "more than once"),
 ]
 
 

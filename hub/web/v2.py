@@ -264,9 +264,13 @@ def answer_infer(the_hub: Hub, name: str, version: str | None, raw: bytes | byte
         tensors.append(array)
     requested = body.get("outputs") or [{"name": t.name} for t in spec.outputs]
     known = [t.name for t in spec.outputs]
+    asked: set[str] = set()
     for req in requested:  # before inference: an unknown name must not cost a run
         if req["name"] not in known:
             raise BadInput(f"unknown output {req['name']!r}; the model's outputs are {known}")
+        if req["name"] in asked:  # each would be a copy of the tensor in the answer: 200,000 made 489 MB of one
+            raise BadInput(f"output {req['name']!r} is asked for more than once; ask for each output once")
+        asked.add(req["name"])
     _, result = the_hub.run(name, tensors, "v2", started)
     outputs_by_name = {t.name: (t, result.outputs[i]) for i, t in enumerate(spec.outputs)}
     out_json, blobs = [], []
