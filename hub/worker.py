@@ -11,7 +11,9 @@ body that never finishes) and the hub answered no one new. The worker here:
   main loop, which frees the thread blocked on it. WebSockets have no deadline: Engine.IO pings
   them every 10 s, and the idle time-out closes one that stops answering;
 - leaves connections that have sent nothing, and kept-alive ones between requests, to gunicorn's
-  poller, where they hold no thread.
+  poller, where they hold no thread;
+- closes a connection without waiting for the client to close its side (`linger`): the poller
+  reads what it still sends, for 2 s at most, while the main thread goes on.
 
 Threads are then spent only on requests being served and on open WebSockets (one per tablet), so
 `[server] threads` (256) leaves room for a full class, the teacher, the kiosk and any one laptop.
@@ -30,10 +32,12 @@ import errno
 import json
 import logging
 import select
+import selectors
 import socket
 import threading
 import time
 from collections import Counter
+from functools import partial
 
 from gunicorn import util
 from gunicorn.http import errors as http_errors
@@ -100,8 +104,12 @@ class GuardedConn(TConn):
         self.sock.settimeout(self.worker.limits.idle_s)
 
     def close(self, graceful: bool = False) -> None:
+        if graceful and threading.current_thread() is threading.main_thread():
+            if self.worker.linger(self):
+                return  # the poller finishes it; its address keeps counting it until then
+            graceful = False  # too many lingering already, or the socket is gone: at once
         self.worker.release(self)
-        super().close(graceful)
+        super().close(graceful)  # a pool thread may wait its 2 s; only the main thread must not
 
 
 class _Answered:
@@ -156,6 +164,7 @@ class GuardedWorker(ThreadWorker):
         self._last_refusal_log: dict[str, float] = {}
         self._served, self._last_request = False, 0.0  # for trim_heap once the requests stop
         self._serving = 0  # HTTP requests being answered now (not WebSockets), by any thread
+        self._lingering: dict[GuardedConn, list] = {}  # closing, main thread only -> [deadline, bytes read]
         files = getattr(self.app, "secure_files", None)  # hub/server.py: the secure port's certificate
         self.secure_port = getattr(self.app, "secure_port", 0) if files else 0
         self.secure_cfg = SecureSettings(self.cfg, files) if files else None
@@ -202,6 +211,47 @@ class GuardedWorker(ThreadWorker):
             self._open[conn.address] -= 1
             if self._open[conn.address] <= 0:
                 del self._open[conn.address]
+
+    # Closing without waiting: gunicorn's graceful close (RFC 9112 section 9.6: send FIN, then read
+    # until the client closes, so that its unread bytes do not turn the answer into a reset) waits up
+    # to 2 s for the client, on the main thread. A client that asked for `Connection: close` and
+    # then kept its socket open stopped the whole hub for those 2 s, every time.
+    def linger(self, conn: GuardedConn) -> bool:
+        """Start closing a connection the client has been answered on: FIN now, the rest read by
+        the poller until the client closes, LINGER_DRAIN bytes or LINGER_S; False to close at once."""
+        if len(self._lingering) >= LINGER_MAX:
+            return False
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+            conn.sock.setblocking(False)
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._drain, conn))
+        except (OSError, ValueError, KeyError):
+            return False
+        self._lingering[conn] = [time.monotonic() + LINGER_S, 0]
+        return True
+
+    def _drain(self, conn: GuardedConn, sock) -> None:
+        entry = self._lingering.get(conn)
+        if entry is None:
+            return
+        try:
+            data = sock.recv(LINGER_READ)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        entry[1] += len(data)
+        if not data or entry[1] >= LINGER_DRAIN:
+            self._end_linger(conn)
+
+    def _end_linger(self, conn: GuardedConn) -> None:
+        del self._lingering[conn]
+        try:
+            self.poller.unregister(conn.sock)
+        except (OSError, ValueError, KeyError):
+            pass
+        self.release(conn)
+        util.close(conn.sock)
 
     def _log_refusal(self, address: str) -> None:
         now = time.monotonic()
@@ -352,6 +402,12 @@ class GuardedWorker(ThreadWorker):
         and give memory back once the requests have stopped."""
         super().murder_pending()
         now = time.monotonic()
+        while self._lingering:  # in the order they began, so in the order of their deadlines
+            conn, (deadline, _) = next(iter(self._lingering.items()))
+            if deadline > now:
+                break
+            counts["slow_close_cut"] += 1
+            self._end_linger(conn)
         if self._served and now - self._last_request > IDLE_TRIM_S:
             self._served = False
             trim_heap()
@@ -370,6 +426,10 @@ class GuardedWorker(ThreadWorker):
 
 
 NEXT_REQUEST_WAIT_S = 0.005
+LINGER_S = 2.0  # as gunicorn's graceful close: how long a closing connection waits for the client's own close
+LINGER_DRAIN = 64 * 1024  # and how much of what it still sends is read, then closed regardless
+LINGER_READ = 16 * 1024
+LINGER_MAX = 256  # closing at once; past it a connection is closed without waiting (a reset at worst)
 IDLE_TRIM_S = 1.0
 
 

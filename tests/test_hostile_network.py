@@ -110,6 +110,47 @@ def test_a_body_that_never_finishes_is_cut(guarded_hub):
     assert requests.get(hub.url + "/v2/health/ready", timeout=5).status_code == 200
 
 
+def read_to_end(sock: socket.socket, within_s: float) -> bytes:
+    """Everything the hub sends until its FIN (its side closed); fails if none comes in time."""
+    sock.settimeout(within_s)
+    got = b""
+    while chunk := sock.recv(65536):
+        got += chunk
+    return got
+
+
+CLOSING = [  # answered, then closed by the hub: the client never closes its side
+    b"GET /v2/health/live HTTP/1.0\r\n\r\n",
+    b"GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    b"GARBAGE\r\n\r\n",
+    b"GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+]
+
+
+def test_a_client_that_never_closes_its_side_stalls_no_one(guarded_hub):
+    """Closing a connection, the hub sends its FIN and then reads until the client closes too (2 s
+    at most), so that bytes the client still sends do not turn the answer into a reset. That wait
+    was on gunicorn's main thread: each of these stopped the whole hub for 2 s."""
+    hub = guarded_hub
+    laptop = [connect_from(LAPTOP, hub.port) for _ in CLOSING]
+    for sock, ask in zip(laptop, CLOSING):
+        sock.sendall(ask)
+    for _ in range(5):  # while the four wait for the laptop to close: a fresh connection each time
+        assert requests.get(hub.url + "/v2/health/ready", timeout=1.5).status_code == 200
+    answers = [read_to_end(sock, 1.5) for sock in laptop]  # whole, and the hub's side closed at once
+    assert [a.split(b" ", 2)[1] for a in answers] == [b"200", b"200", b"400", b"404"]
+    assert all(a.rstrip().endswith(b"}") for a in answers)
+    # The hub closes them itself once 2 s pass, and the laptop may use its 8 connections again.
+    wait_for(lambda: metric(hub, 'classroom_hub_connections_cut_total{reason="slow_close"}') == 4, timeout_s=10)
+    again = [connect_from(LAPTOP, hub.port) for _ in range(8)]
+    for sock in again:
+        half_header(sock)
+    assert not closed_by_hub(again[-1], 0.5), "a closed connection still counted against its address"
+    for sock in laptop + again:
+        sock.close()
+    assert "Traceback" not in hub.log()
+
+
 def test_a_silent_connection_costs_no_thread_and_websockets_have_no_deadline(guarded_hub):
     hub = guarded_hub
     silent = [connect_from(f"127.0.0.{10 + i}", hub.port) for i in range(40)]  # more than the 32 threads

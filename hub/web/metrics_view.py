@@ -64,11 +64,12 @@ def defences(the_hub: Hub) -> list[str]:
                    [([], guard.dropped)], kind="counter")
     lines += gauge("classroom_hub_connections_cut_total",
                    "Connections refused (over connections_per_address or websockets_per_address, or no room for "
-                   "their body in bodies_budget_bytes) or cut (past a header or body deadline).",
+                   "their body in bodies_budget_bytes) or cut (past a header or body deadline, or not closed by the "
+                   "client within 2 s of the hub closing its side).",
                    [([("reason", reason)], worker.counts[key]) for reason, key in
                     (("per_address", "connections_refused"), ("slow_header", "slow_header_cut"),
                      ("slow_body", "slow_body_cut"), ("websockets_per_address", "websockets_refused"),
-                     ("bodies_budget", "bodies_refused"))], kind="counter")
+                     ("bodies_budget", "bodies_refused"), ("slow_close", "slow_close_cut"))], kind="counter")
     lines += gauge("classroom_hub_requests_kept_total",
                    "HTTP requests answered without a hand-off between threads: by the thread that answered "
                    "the connection's last one, or by the main thread itself (hub/inline.py).",
