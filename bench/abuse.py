@@ -19,13 +19,17 @@ uses loopback addresses of its own (127.0.0.9 and friends); the class uses other
                /v2 for the digits model over and over on 16 kept-alive connections (its whole share),
                never waiting between two: the quick requests gunicorn's main thread answers itself
                (hub/inline.py). Target as above: p99 <= 100 ms and no failure during the flood.
+  closers      the same class and devices, then while the laptop asks for answers that end their
+               connection (HTTP/1.0, a malformed request, `Connection: close`) on its 16 connections
+               and never closes its side, each left 2.5 s: the hub must close them without waiting
+               on them. Target as above.
   pins         200 wrong PINs from 20 addresses in bursts; how many the hub really checked (its
                /metrics), and whether the teacher, from her own address, still logs in.
 
 Prints JSON (also bench/results/abuse.json) and a table. Never asserted in tests; tests/test_hostile_*.py
 check the behaviour.
 
-    python bench/abuse.py [--only bombs,attachments,connections,requests,pins] [--seconds 20] [--quick]
+    python bench/abuse.py [--only bombs,attachments,connections,requests,closers,pins] [--seconds 20] [--quick]
 """
 from __future__ import annotations
 
@@ -419,6 +423,61 @@ def run_requests(hub: Hub, seconds: float, class_size: int) -> dict:
             "laptop_failures": sum(asker.failed), "quiet": quiet, "flooded": flooded, "held": held, **hub.memory()}
 
 
+# --- closes the laptop never finishes ------------------------------------------------------------
+
+class Closer:
+    """The laptop asking, on its whole share of connections, for answers that end the connection,
+    then never closing its side: the hub sends its FIN and waits for the laptop's (2 s at most,
+    RFC 9112 section 9.6). Each socket is let go after HOLD_S, past that wait, and opened again."""
+
+    ASKS = (b"GET /v2/health/live HTTP/1.0\r\n\r\n", b"GARBAGE\r\n\r\n",
+            b"GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    HOLD_S = 2.5
+
+    def __init__(self, port: int, connections: int) -> None:
+        self.port, self.connections = port, connections
+        self.stop = threading.Event()
+        self.asked, self.refused = 0, 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        held: list[tuple[float, socket.socket]] = []
+        while not self.stop.is_set():
+            while len(held) < self.connections and not self.stop.is_set():
+                try:
+                    sock = socket.create_connection(("127.0.0.1", self.port), timeout=5,
+                                                    source_address=(LAPTOP, 0))
+                    sock.sendall(self.ASKS[self.asked % len(self.ASKS)])
+                    self.asked += 1
+                    held.append((time.monotonic(), sock))
+                except OSError:  # over its share while the hub still counts the closing ones
+                    self.refused += 1
+                    self.stop.wait(0.05)
+            now = time.monotonic()
+            for _, sock in [h for h in held if now - h[0] >= self.HOLD_S]:
+                sock.close()
+            held = [h for h in held if now - h[0] < self.HOLD_S]
+            self.stop.wait(0.05)
+        for _, sock in held:
+            sock.close()
+
+
+def run_closers(hub: Hub, seconds: float, class_size: int) -> dict:
+    tablets = [RawTablet(hub.port, f"127.0.4.{i + 1}") for i in range(class_size)]
+    quiet = measure(hub, seconds / 2, tablets)
+    closer = Closer(hub.port, 16)
+    closer.thread.start()
+    flooded = measure(hub, seconds, tablets)
+    closer.stop.set()
+    closer.thread.join(10)
+    for tablet in tablets:
+        tablet.close()
+    held = (hub.alive() and flooded["failures"]["health"] == 0 and flooded["failures"]["classify"] == 0
+            and flooded["health"].get("p99_ms", 1e9) <= 100 and flooded["classify"].get("p99_ms", 1e9) <= 100)
+    return {"class_size": class_size, "laptop_connections": 16, "laptop_asked": closer.asked,
+            "laptop_refused": closer.refused, "quiet": quiet, "flooded": flooded, "held": held, **hub.memory()}
+
+
 # --- PINs ----------------------------------------------------------------------------------------
 
 def pins_checked(hub: Hub) -> int:
@@ -455,7 +514,7 @@ def run_pins(hub: Hub, wrong: int, addresses: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="bombs,attachments,connections,requests,pins")
+    parser.add_argument("--only", default="bombs,attachments,connections,requests,closers,pins")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the flooded phase")
     parser.add_argument("--quick", action="store_true", help="one bomb round, 8 s, 10 tablets")
     args = parser.parse_args()
@@ -474,6 +533,8 @@ def main() -> int:
                                                     10 if args.quick else 30)
         if "requests" in parts:
             report["requests"] = run_requests(hub, 8 if args.quick else args.seconds, 10 if args.quick else 30)
+        if "closers" in parts:
+            report["closers"] = run_closers(hub, 8 if args.quick else args.seconds, 10 if args.quick else 30)
         if "pins" in parts:
             report["pins"] = run_pins(hub, 200, 20)
         report["end"] = hub.memory()
@@ -501,6 +562,13 @@ def main() -> int:
                      f"classify p99 {r['quiet']['classify'].get('p99_ms')} -> "
                      f"{r['flooded']['classify'].get('p99_ms')} ms, failures {r['flooded']['failures']}; "
                      f"the laptop answered {r['laptop_answers_per_s']}/s"))
+    if "closers" in report:
+        r = report["closers"]
+        rows.append(("closers", r["held"],
+                     f"health p99 {r['quiet']['health'].get('p99_ms')} -> {r['flooded']['health'].get('p99_ms')} ms, "
+                     f"classify p99 {r['quiet']['classify'].get('p99_ms')} -> "
+                     f"{r['flooded']['classify'].get('p99_ms')} ms, failures {r['flooded']['failures']}; "
+                     f"the laptop left {r['laptop_asked']} connections for the hub to close"))
     if "pins" in report:
         p = report["pins"]
         rows.append(("pins", p["held"], f"{p['really_checked']} of {p['wrong_pins']} checked; teacher "
