@@ -38,6 +38,7 @@ def build_app(config: Config | None = None, start: bool = True, announce_pin=pri
     config = config or load_config()
     app = Flask(__name__, static_folder=None)  # pages.py serves the static files
     app.request_class = InMemoryRequest
+    app.url_map.merge_slashes = False  # "//" is a 404 with the hub's JSON error, not a 308 with an HTML page
     app.config["MAX_CONTENT_LENGTH"] = config.limits.max_body_bytes
     app.json.sort_keys = False
     bound_bodies(app)  # a streamed body over the limit is 413; JSON depth bounded (hub/web/bodies.py)

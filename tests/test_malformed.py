@@ -84,6 +84,8 @@ TABLE = [
     v2("v2 an output without a name", {**OK, "outputs": [{}]}),
     v2("v2 an output that is a string", {**OK, "outputs": [OUTPUT]}),
     v2("v2 an unknown output", {**OK, "outputs": [{"name": "nope"}]}),
+    Bad("v2 a doubled slash in the path", "/v2/models//digits/infer", json.dumps(OK).encode(), 404, "not_found",
+        {"Content-Type": "application/json"}),
     # each repeat was a copy of the output in the answer: 200,000 of the embedder's made 489 MB of one
     v2("v2 one output asked for 10,000 times", {**OK, "outputs": [{"name": OUTPUT}] * 10_000}),
     v2("v2 a list for a datatype", tensor(datatype=["INT8"])),
