@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 import socketio
+import websocket
 
 from hub.adapters.microphone import Microphone
 from hub.errors import BackendUnavailable
@@ -358,18 +359,29 @@ def test_pause_kick_export_and_end_release_every_tablet(hub):
 
 @pytest.mark.parametrize("origin,accepted", [("http://evil.example", False), (None, True)])
 def test_socketio_accepts_only_the_hubs_own_origin(hub, origin, accepted):
-    """Over long-polling, where the client sends exactly the Origin header given here."""
-    client = socketio.Client(reconnection=False)
-    headers = {"Origin": origin or hub.url}
+    """The WebSocket handshake, with exactly the Origin header given here."""
+    url = hub.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
     if accepted:
-        client.connect(hub.url, namespaces=["/class"], transports=["polling"], headers=headers, wait_timeout=5)
-        assert client.connected
-        client.disconnect()
+        tablet = websocket.create_connection(url, origin=hub.url, timeout=5)
+        assert tablet.recv().startswith("0")  # Engine.IO's open packet
+        tablet.close()
     else:
-        with pytest.raises(socketio.exceptions.ConnectionError):
-            client.connect(hub.url, namespaces=["/class"], transports=["polling"], headers=headers, wait_timeout=5)
-        refused = hub.get("/socket.io/?EIO=4&transport=polling", headers=headers)
-        assert refused.status_code == 400 and "origin" in refused.text.lower()
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            websocket.create_connection(url, origin=origin, timeout=5)
+        assert refused.value.status_code == 400
+
+
+def test_socketio_is_websocket_only(hub):
+    """Each long-polling session held a thread of its own and was not counted against
+    `websockets_per_address`: one laptop opened 4,000 and new tablets could not connect."""
+    refused = hub.get("/socket.io/?EIO=4&transport=polling", headers={"Origin": hub.url})
+    assert refused.status_code == 400 and "transport" in refused.text.lower()
+    client = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(hub.url, namespaces=["/class"], transports=["polling"], wait_timeout=5)
+    client.connect(hub.url, namespaces=["/class"], transports=["websocket"], wait_timeout=5)
+    assert client.connected
+    client.disconnect()
 
 
 def test_thirty_tablets_answer_at_once_without_errors(hub):

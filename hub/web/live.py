@@ -311,6 +311,9 @@ class Live:
 def create_live(app, hub: Hub, classroom: ClassroomService) -> Live:
     socketio = SocketIO(app, async_mode=ASYNC_MODE, max_http_buffer_size=hub.config.limits.max_body_bytes,
                         ping_interval=10, ping_timeout=20, logger=False, engineio_logger=False,
+                        # WebSocket only: each long-polling session took a thread of its own, outside
+                        # `websockets_per_address`; 4,000 from one laptop and no tablet could connect
+                        transports=["websocket"],
                         async_handlers=False,  # one connection's messages in order, on its own thread
                         json=socket_limits.PacketJSON)
     guard = socket_limits.bound(socketio.server, hub.config.limits.max_body_bytes, app.extensions["bodies"])

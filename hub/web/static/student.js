@@ -5,7 +5,7 @@
 // developers (the API and the logs) and is never shown; its `code` picks a line from WORDS.
 "use strict";
 const $ = (id) => document.getElementById(id);
-const socket = io("/class", { transports: ["websocket", "polling"] });
+const socket = io("/class", { transports: ["websocket"] });
 const SCREENS = ["times-tables", "what-is-this", "move-like-me", "teach-the-hub"];  // the activities this page can draw
 const MODES = ["handwriting", "speech", "typed"];
 let activity = null;

@@ -79,7 +79,7 @@ function enter() {
   $("login").classList.add("hidden");
   $("dashboard").classList.remove("hidden");
   $("logout").classList.remove("hidden");
-  socket = io("/teacher", { transports: ["websocket", "polling"] });
+  socket = io("/teacher", { transports: ["websocket"] });
   socket.on("connect_error", async () => {  // the hub restarting, or the login gone
     try { if (!(await api("GET", "/api/teacher/session")).teacher) { location.reload(); return; } } catch (e) { /* down */ }
     $("control-error").textContent = "Reconnecting to the hub…";
