@@ -1,6 +1,8 @@
 """One small exception hierarchy; only the CLI and the HTTP layer turn these into exits or JSON."""
 from __future__ import annotations
 
+MESSAGE_MAX = 1000  # characters: the hub's own messages are under 400
+
 
 class HubError(Exception):
     """Base of every error the hub raises on purpose. `status` is the HTTP status it maps to."""
@@ -9,6 +11,8 @@ class HubError(Exception):
     code = "internal_error"
 
     def __init__(self, message: str, **details: object) -> None:
+        if len(message) > MESSAGE_MAX:  # one that repeats what a client sent: its size must not be the client's
+            message = message[:MESSAGE_MAX - 1] + "…"
         super().__init__(message)
         self.message = message
         self.details = details

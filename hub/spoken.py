@@ -28,7 +28,7 @@ def wants_split(given: Mapping[str, object]) -> bool:
         return bool(raw)
     if isinstance(raw, str) and raw.strip().lower() in YES | NO:
         return raw.strip().lower() in YES
-    raise BadInput(f"split must be true or false, not {raw!r}")
+    raise BadInput(f"split must be true or false, not {str(raw)[:40]!r}")
 
 
 def classify_words(hub: "Hub", name: str, media: "Media", given: Mapping[str, object],

@@ -11,6 +11,7 @@ import time
 import pytest
 import requests
 import socketio
+import websocket
 
 from tests.conftest import wait_for
 from tests.drawing import png, render
@@ -148,6 +149,39 @@ def test_a_client_that_never_closes_its_side_stalls_no_one(guarded_hub):
     assert not closed_by_hub(again[-1], 0.5), "a closed connection still counted against its address"
     for sock in laptop + again:
         sock.close()
+    assert "Traceback" not in hub.log()
+
+
+def test_a_tablet_that_never_reads_its_replies_is_dropped(guarded_hub):
+    """Engine.IO kept every reply for a client that sends and never reads: the worker was killed
+    in seconds. Past 256 packets waiting, the connection is dropped; the others go on."""
+    hub = guarded_hub
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: a small window
+    raw.bind((LAPTOP, 0))
+    raw.settimeout(10)
+    raw.connect(("127.0.0.1", hub.port))
+    ws = websocket.create_connection(f"ws://127.0.0.1:{hub.port}/socket.io/?EIO=4&transport=websocket",
+                                     socket=raw, timeout=10, origin=hub.url)
+    assert ws.recv().startswith("0")
+    ws.send("40/class,")
+    assert ws.recv().startswith("40/class,")
+    sent, deadline = 0, time.monotonic() + 90
+    while "messages waiting for it to read them" not in hub.log():  # each asks for a reply, none read
+        assert time.monotonic() < deadline, f"not dropped after {sent} unread replies"
+        try:
+            for _ in range(500):
+                ws.send(f'42/class,{sent}["next",{{}}]')
+                sent += 1
+        except (OSError, websocket.WebSocketException):
+            break  # the hub has shut it: the log line is being written
+    wait_for(lambda: "messages waiting for it to read them" in hub.log(), timeout_s=10)
+    assert metric(hub, "classroom_hub_socketio_dropped_total") >= 1
+    pupil = socketio.Client(reconnection=False)
+    pupil.connect(hub.url, namespaces=["/class"], transports=["websocket"], wait_timeout=10)
+    assert "join a class first" in pupil.call("next", {}, namespace="/class", timeout=10)["error"]
+    pupil.disconnect()
+    raw.close()
     assert "Traceback" not in hub.log()
 
 

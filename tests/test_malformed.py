@@ -212,6 +212,15 @@ def test_the_table_holds_the_seven_the_issue_found():
     assert len(names) == len(TABLE)
 
 
+def test_an_error_repeats_little_of_what_was_sent(app):
+    """Two messages repeated the whole value: over Socket.IO a 9 MB `split` queued a 9 MB reply."""
+    reply = app.http.post(CLASSIFY + "?top_k=" + "9x" * 50_000, data=GOOD_WAV, headers={"Content-Type": "audio/wav"})
+    assert reply.status_code == 400 and "top_k" in reply.get_json()["error"]
+    assert len(reply.get_json()["error"]) < 100
+    from hub.errors import MESSAGE_MAX, BadInput
+    assert len(BadInput("x" * 100_000).to_json()["error"]) == MESSAGE_MAX
+
+
 def test_well_formed_requests_still_answer(app):
     """The checks refuse what is wrong, not what the protocol allows."""
     assert app.http.post(INFER, json=OK).status_code == 200

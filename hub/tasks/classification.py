@@ -94,11 +94,11 @@ def parse_top_k(raw: object, limit: int, default: int = 3) -> int:
     if raw is None or raw == "":
         return default
     if isinstance(raw, bool):
-        raise BadInput(f"top_k must be a whole number, not {raw!r}")
+        raise BadInput(f"top_k must be a whole number, not {str(raw)[:40]!r}")
     try:
         k = int(raw)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise BadInput(f"top_k must be a whole number, not {raw!r}") from None
+        raise BadInput(f"top_k must be a whole number, not {str(raw)[:40]!r}") from None
     if not 1 <= k <= limit:
         raise BadInput(f"top_k must be from 1 to {limit}")
     return k

@@ -14,6 +14,9 @@ python-socketio and Engine.IO leave three doors open that one pupil's laptop can
 - A packet Socket.IO cannot decode (deep nesting, a 5000-digit number, an unknown type) was a
   traceback in the log; here its JSON has the limits of a request body (`PacketJSON`), and a
   client that sends one is dropped with one line in the log.
+- Engine.IO queues what it sends a client without bound: a client that sends and never reads
+  (blind pongs keep it alive) had every reply kept for it, and the worker was killed in seconds.
+  Here a connection with MAX_QUEUED packets waiting for it is dropped.
 - Engine.IO runs every message's handler in a new thread by default: a flood of tiny messages
   is a flood of threads. The hub handles one connection's messages in order, on that connection's
   own thread (`async_handlers=False`, set in `create_live`), so a client that floods waits for
@@ -37,6 +40,7 @@ from . import bodies
 log = logging.getLogger(__name__)
 MAX_ATTACHMENTS = 4  # the hub's events carry at most one picture or recording
 FRAMING_BYTES = 1024  # Engine.IO and Socket.IO headers around a body-sized message
+MAX_QUEUED = 256  # packets waiting for one client to take them; a tablet on a bad link has a few
 
 
 class _Inbox(list):
@@ -153,7 +157,7 @@ def announced_attachments(data: object) -> int:
 
 
 class AttachmentGuard:
-    """Wraps the Socket.IO server's Engine.IO message handler with the limits above."""
+    """Wraps the Socket.IO server's Engine.IO message handler and sender with the limits above."""
 
     def __init__(self, server, max_attachments: int, max_bytes: int) -> None:
         self.server = server  # socketio.Server
@@ -164,8 +168,16 @@ class AttachmentGuard:
         self._lock = threading.Lock()
         self._handle = server._handle_eio_message
         self._disconnect = server._handle_eio_disconnect
+        self._send_packet = server.eio.send_packet
         server.eio.on("message", self.message)
         server.eio.on("disconnect", self.disconnect)
+        server.eio.send_packet = self.send_packet  # every reply, emit and broadcast goes through it
+
+    def send_packet(self, eio_sid: str, pkt) -> None:
+        connection = self.server.eio.sockets.get(eio_sid)
+        if connection is not None and connection.queue.qsize() >= MAX_QUEUED:
+            return self._drop(eio_sid, f"{MAX_QUEUED} messages waiting for it to read them")
+        self._send_packet(eio_sid, pkt)
 
     def message(self, eio_sid: str, data) -> None:
         if eio_sid not in self.server.eio.sockets:  # dropped already: what it had in flight goes nowhere
