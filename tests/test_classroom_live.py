@@ -198,6 +198,10 @@ def test_a_class_in_process_answers_and_the_teacher_hears_each_answer(app):
     assert (seen["question"], seen["given"], seen["mode"]) == ("a photo", f"not sure (maybe {best})", "photo")
     for model in ("digits", "spoken-digits"):
         assert call(tablet, "answer", {"model": model, "image": png(render(5))})["code"] == "bad_input"
+    for model in (["imagenet"], {"name": "imagenet"}):  # not a name: refused, not an internal error
+        assert call(tablet, "answer", {"model": model, "image": png(render(5))})["code"] == "bad_input"
+    more = tablet.emit("next", {}, {}, 3, namespace="/class", callback=True)  # what follows the payload: ignored
+    assert "question" in more, more
     assert http.post("/api/classes/current/activity", json={"activity": "karaoke"}).status_code == 400
     activities = {a["name"]: a for a in app.http.get("/api/activities").get_json()}
     assert activities["what-is-this"]["current"] and not activities["times-tables"]["current"]

@@ -39,7 +39,7 @@ class WhatIsThis(Activity):
         model = data.get("model") if isinstance(data, dict) else None
         if model is None and specs:
             model = next(iter(specs))
-        if model not in specs:
+        if not isinstance(model, str) or model not in specs:
             raise BadInput(f"choose one of the models for photos: {', '.join(specs) or 'none is ready'}")
         if not isinstance(media, Picture):
             raise BadInput("send the photo as 'image' (binary)")

@@ -37,9 +37,9 @@ def replies(handler):
     """Turn HubErrors (and surprises) into an error reply instead of a dropped connection."""
 
     @wraps(handler)
-    def wrapped(*args):
+    def wrapped(namespace, data=None, *_more):  # what a client sends past the one payload is ignored
         try:
-            return handler(*args)
+            return handler(namespace, data)
         except HubError as exc:
             return exc.to_json()
         except Exception:  # noqa: BLE001 - one tablet's bad request must not end its connection
