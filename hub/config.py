@@ -90,6 +90,7 @@ class TeacherConfig:
 class ClassroomConfig:
     data_dir: str = "data"  # the hashed PIN, certificates, probe cache and the running class's database
     max_students: int = 60  # tablets that may join one class
+    seats_per_address: int = 4  # new seats one device may take (pupils sharing a tablet); 0: no limit (behind a NAT)
     answer_burst: int = 5  # answers one pupil may send at once ...
     answers_per_s: float = 1.0  # ... and then this many a second: no child is slowed, a script is
     join_burst: int = 10  # joins (and resumes) one address may try at once ...
@@ -233,6 +234,7 @@ _RULES: dict[str, tuple] = {
     "teacher.hub_login_burst": (lambda v: 1 <= v <= 1000, "a count from 1 to 1000"),
     "teacher.hub_logins_per_hour": (lambda v: 0.1 <= v <= 3600, "a rate from 0.1 to 3600 an hour"),
     "classroom.max_students": (lambda v: 1 <= v <= 500, "a count from 1 to 500"),
+    "classroom.seats_per_address": (lambda v: 0 <= v <= 500, "0 (no limit) or a count up to 500"),
     "teach.max_examples_per_thing": (lambda v: 2 <= v <= 1000, "a count from 2 to 1000"),
     "teach.max_examples_per_pupil": (lambda v: 1 <= v <= 1000, "a count from 1 to 1000"),
     "classroom.answer_burst": (lambda v: 1 <= v <= 1000, "a count from 1 to 1000"),

@@ -47,6 +47,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from . import inline
 from .errors import HubError, TooManyConnections
+from .ratelimit import trusted
 
 log = logging.getLogger(__name__)
 REFUSAL_LOG_INTERVAL_S = 60.0  # one line a minute per address, however many connections it tries
@@ -57,13 +58,6 @@ counts: Counter = Counter()
 
 SMALL_BODY = 64 * 1024  # bodies under this are not counted in flight (a JSON request, a drawing)
 BODY_WAIT_S = 1.0  # a large body waits this long for room in [limits] bodies_budget_bytes, then 503
-HUB_ITSELF = {"127.0.0.1", "::1"}  # the kiosk and the administrator, on the hub's own machine
-
-
-def trusted(address: str) -> bool:
-    """Connections from the hub's own machine are not held to the per-device limits: that is the
-    front screen, and anything running there could do anything to the hub anyway."""
-    return address in HUB_ITSELF
 
 
 class ServerLimits:

@@ -137,6 +137,30 @@ class _NoModels:
         return self
 
 
+def test_one_device_takes_a_few_seats_not_the_class():
+    """A laptop joined, left and joined again under new names, a second apart, until the class of
+    60 was full and real pupils got class_full. A device now takes `per_address` new seats."""
+    room = Classroom(60, limits=UNLIMITED)
+    joined = [room.join(f"ghost{i}", f"sid-{i}", "192.168.4.66", per_address=4) for i in range(4)]
+    laptop = [ghost for ghost, _ in joined]
+    for ghost in laptop:
+        room.left(ghost)  # gone from the class, still holding its seat
+    with pytest.raises(ClassStateError) as refused:
+        room.join("ghost4", "sid-4", "192.168.4.66", per_address=4)
+    assert refused.value.code == "too_many_seats" and refused.value.status == 409
+    assert room.join("Ada", "sid-a", "192.168.4.20", per_address=4)[0].nickname == "Ada"  # another tablet
+    for i in range(10):  # the hub's own machine (no address) and a hub behind a NAT (0) are not limited
+        room.join(f"kiosk{i}", f"sid-k{i}", "", per_address=4)
+        room.join(f"nat{i}", f"sid-n{i}", "10.0.0.1", per_address=0)
+    # A seat taken out by the teacher, or resumed on another tablet, no longer counts for the laptop.
+    room.remove(laptop[0].id)
+    room.resume(joined[1][1], "sid-t", "192.168.4.21")
+    assert [room.join(f"ghost{i}", f"sid-g{i}", "192.168.4.66", per_address=4)[0].nickname for i in (5, 6)] \
+        == ["ghost5", "ghost6"]
+    with pytest.raises(ClassStateError, match="already has 4 names"):
+        room.join("ghost7", "sid-g7", "192.168.4.66", per_address=4)
+
+
 def test_one_seat_per_pupil_and_only_the_token_brings_an_offline_pupil_back():
     room = Classroom(2)
     a, token = room.join("  Ada ", "sid-1")

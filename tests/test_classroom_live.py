@@ -388,6 +388,23 @@ def test_socketio_is_websocket_only(hub):
     client.disconnect()
 
 
+def test_one_laptop_cannot_fill_the_class_with_made_up_names(hub):
+    """From one address: four names, then `too_many_seats`; other tablets still join."""
+    from tests.hostile import RawTablet
+
+    _, _, code = start_class(hub)
+    names = []
+    for i in range(5):
+        laptop = RawTablet(hub.port, "127.0.0.9")
+        names.append(laptop.call("join", {"code": code, "nickname": f"ghost{i}"}))
+        laptop.close()  # and joins again as someone else
+    assert [r.get("nickname") for r in names[:4]] == ["ghost0", "ghost1", "ghost2", "ghost3"]
+    assert names[4]["code"] == "too_many_seats", names[4]
+    pupil = RawTablet(hub.port, "127.0.0.10")
+    assert pupil.call("join", {"code": code, "nickname": "Ada"})["nickname"] == "Ada"
+    pupil.close()
+
+
 def test_thirty_tablets_answer_at_once_without_errors(hub):
     _, _, code = start_class(hub)
     picture = png(render(4, pen=18))

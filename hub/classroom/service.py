@@ -124,13 +124,15 @@ class ClassroomService:
 
     # --- what tablets do -------------------------------------------------------------------------
 
-    def join(self, code: object, nickname: object, sid: str) -> tuple[Classroom, Student, str]:
-        """A new seat (or one the teacher let back in) for this connection."""
-        return self._seat(code, sid, lambda room: room.join(nickname, sid))
+    def join(self, code: object, nickname: object, sid: str, address: str = "") -> tuple[Classroom, Student, str]:
+        """A new seat (or one the teacher let back in) for this connection; `address`, the device's
+        (empty for the hub's own machine), may take `[classroom] seats_per_address` new seats."""
+        per_address = self.config.classroom.seats_per_address
+        return self._seat(code, sid, lambda room: room.join(nickname, sid, address, per_address))
 
-    def resume(self, code: object, token: object, sid: str) -> tuple[Classroom, Student, str]:
+    def resume(self, code: object, token: object, sid: str, address: str = "") -> tuple[Classroom, Student, str]:
         """The seat the token belongs to, on this connection (after a drop, a reload, a restart)."""
-        return self._seat(code, sid, lambda room: room.resume(token, sid))
+        return self._seat(code, sid, lambda room: room.resume(token, sid, address))
 
     def _seat(self, code: object, sid: str, take) -> tuple[Classroom, Student, str]:
         """One seat per connection: a connection that holds a seat cannot take another."""

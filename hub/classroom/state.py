@@ -103,6 +103,7 @@ class Student:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # one answer at a time
     asked_at: float = field(default_factory=time.monotonic)  # when the pupil was last asked (the hub's clock)
     bucket: TokenBucket | None = field(default=None, repr=False)  # answers a pupil may send
+    address: str = ""  # the device it was last seated from (not kept across a restart)
 
     def state(self, activity: Activity) -> dict:
         return self.states.setdefault(activity.name, activity.new_state())
@@ -147,8 +148,9 @@ class Classroom:
         student.asked_at = time.monotonic()
         return token
 
-    def join(self, nickname: object, sid: str) -> tuple[Student, str]:
-        """A seat for a new nickname (or one the teacher let back in), and its resume token."""
+    def join(self, nickname: object, sid: str, address: str = "", per_address: int = 0) -> tuple[Student, str]:
+        """A seat for a new nickname (or one the teacher let back in), and its resume token. A device
+        (`address`; empty for the hub's own machine) may take at most `per_address` new seats (0: any)."""
         if not isinstance(nickname, str) or not NICKNAME.match(nickname.strip()):
             raise BadInput("choose a nickname of 1 to 20 letters or digits")
         nickname = nickname.strip()
@@ -162,13 +164,18 @@ class Classroom:
             if student is None:
                 if sum(not s.removed for s in self.students.values()) >= self.max_students:
                     raise ClassStateError("the class is full", "class_full")
+                if address and per_address and sum(
+                        not s.removed and s.address == address for s in self.students.values()) >= per_address:
+                    raise ClassStateError(f"this tablet already has {per_address} names in the class; carry on "
+                                          "with one of them, or ask your teacher", "too_many_seats")
                 student = Student(secrets.token_hex(4), nickname, time.time())
                 self.students[student.id] = student
+            student.address = address
             token = self._seat(student, sid)
             self.store.put_student(student.row())
             return student, token
 
-    def resume(self, token: object, sid: str) -> tuple[Student, str]:
+    def resume(self, token: object, sid: str, address: str = "") -> tuple[Student, str]:
         """The seat the token belongs to, back on this connection, with a fresh token."""
         if not isinstance(token, str) or not token:
             raise BadInput("send {code, token}: the token the hub gave at join")
@@ -179,6 +186,7 @@ class Classroom:
                 raise ClassStateError("that seat is not in this class any more: join again", "no_seat")
             if student.removed:
                 raise ClassStateError("the teacher has taken you out of this class", "removed")
+            student.address = address
             new_token = self._seat(student, sid)
             self.store.put_student(student.row())
             return student, new_token

@@ -20,7 +20,7 @@ from flask_socketio import Namespace, SocketIO, join_room
 from .. import spoken
 from ..classroom.service import ClassroomService
 from ..errors import BadInput, HubError, RateLimited
-from ..ratelimit import TokenBucket
+from ..ratelimit import TokenBucket, trusted
 from ..service import Hub
 from ..tasks import Media, Picture, Sound
 from . import socket_limits
@@ -47,6 +47,12 @@ def replies(handler):
             return {"error": "internal error; see the hub's log", "code": "internal_error"}
 
     return wrapped
+
+
+def _device() -> str:
+    """The tablet's address, for the seats one device may take; empty for the hub's own machine."""
+    address = request.remote_addr or "?"
+    return "" if trusted(address) else address
 
 
 class AddressLimits:
@@ -108,7 +114,7 @@ class ClassNamespace(Namespace):
     def on_join(self, data=None):
         self._joins.take(request.remote_addr or "?")
         data = data if isinstance(data, dict) else {}
-        room, student, token = self.classroom.join(data.get("code"), data.get("nickname"), request.sid)
+        room, student, token = self.classroom.join(data.get("code"), data.get("nickname"), request.sid, _device())
         return self._seated(room, student, token)
 
     @replies
@@ -116,7 +122,7 @@ class ClassNamespace(Namespace):
         """A tablet back after a drop, a reload or a hub restart: its seat, with no retyping."""
         self._joins.take(request.remote_addr or "?")
         data = data if isinstance(data, dict) else {}
-        room, student, token = self.classroom.resume(data.get("code"), data.get("token"), request.sid)
+        room, student, token = self.classroom.resume(data.get("code"), data.get("token"), request.sid, _device())
         return self._seated(room, student, token)
 
     @replies
