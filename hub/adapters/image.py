@@ -29,9 +29,10 @@ _REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_RE
 
 
 def reduction(header: ImageHeader, target: tuple[int, int] | None) -> int:
-    """1, 2, 4 or 8: how much smaller libjpeg may decode a JPEG and still give the model enough pixels."""
+    """1, 2, 4 or 8: how much smaller libjpeg may decode a JPEG and still give the model enough pixels.
+    Always 1 for a lossless JPEG: libjpeg-turbo decodes those at full size whatever scale is asked."""
     factor = 1
-    if header.format == "jpeg" and target:
+    if header.format == "jpeg" and not header.lossless and target:
         while factor < 8 and min(header.width, header.height) // (factor * 2) >= 2 * max(target):
             factor *= 2
     return factor
@@ -45,11 +46,18 @@ def working_bytes(header: ImageHeader, factor: int = 1) -> int:
     while the one before is alive: 16-bit samples to 8-bit, transparency flattened (a mask, then
     strips into one BGR copy), gray to BGR. Resizing for the model comes first, so the colour
     conversion after it is small.
+
+    libjpeg holds a buffer of the whole picture at full size, whatever the scale, while it decodes a
+    progressive JPEG (or one sent a scan per component): 2 bytes per DCT coefficient, 286 MiB for a
+    7071x7071 4:4:4 one of 859 KB. It is counted in full (`whole_image_bytes`), and a lossless JPEG at
+    full size whatever `factor` says. Decoding smaller still pays: the output is the rest.
     """
+    if header.lossless:
+        factor = 1
     pixels = -(-header.width // factor) * -(-header.height // factor)
     channels, sample = (3, 1) if header.format == "jpeg" else (header.channels, header.sample_bytes)
     decoded = pixels * channels * sample
-    decoding = decoded * (2 if header.format in ("png", "webp") else 1)
+    decoding = decoded * (2 if header.format in ("png", "webp") else 1) + header.whole_image_bytes
     mask = pixels if channels == 4 else 0
     after = decoded + mask + pixels * max(channels if sample > 1 else 0, 3)
     return int(max(decoding, after) * 1.15) + (4 << 20)  # libjpeg and friends: a few MB of their own

@@ -6,6 +6,7 @@ because OpenCV happily returns half a JPEG.
 """
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 
@@ -21,6 +22,11 @@ class ImageHeader:
     height: int
     channels: int = 3  # as decoded: gray 1, colour 3, with transparency 4
     sample_bytes: int = 1  # 2 for a 16-bit PNG
+    # JPEG only: libjpeg decodes a lossless one at full size whatever scale is asked, and holds a
+    # buffer of the whole picture while decoding a progressive one, one with a scan per component or
+    # a lossless one with several scans (its DCT coefficients or samples), at full size too
+    lossless: bool = False
+    whole_image_bytes: int = 0
 
     @property
     def pixels(self) -> int:
@@ -52,33 +58,84 @@ def _png(data: bytes) -> ImageHeader:
 
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_PROGRESSIVE = {0xC2, 0xC6, 0xCA, 0xCE}
+_LOSSLESS = {0xC3, 0xC7, 0xCB, 0xCF}
+# The next marker: an 0xFF not followed by a stuffed 0, another 0xFF (fill) or RSTn, which belong to
+# a scan's entropy-coded data; searched for in C, so walking a file costs one step a real marker.
+_MARKER = re.compile(rb"\xff[^\x00\xff\xd0-\xd7]")
+_JUNK = re.compile(rb"[^\xff\xd0-\xd7]")  # between segments before the frame: only fill bytes (and RSTn)
+# Every camera and phone writes a progressive JPEG in at most a dozen scans or so (libjpeg's default
+# is 10 for colour, Photoshop's 3 to 5), a baseline one in 1 to 4; but each scan is a pass over all
+# the picture's blocks, whatever the scale it is decoded at, so a crafted file repeating one scan
+# thousands of times costs seconds of CPU per request (60,000 in 2 MB: 35 s). 100 is several times
+# what any encoder writes and bounds the decode to a few times a normal one's work.
+MAX_SCANS = 100
+MAX_MARKERS = 10_000  # a real JPEG has tens; this bounds the walk over a file made of empty markers
+
+
+def _whole_image_bytes(width: int, height: int, sampling: list[tuple[int, int]], unit: int, size: int) -> int:
+    """libjpeg's whole-picture buffer: per component, its data units (8x8 blocks of 2-byte DCT
+    coefficients, or lossless samples) at its own sampling, rounded up to whole MCUs as libjpeg does."""
+    hmax, vmax = max(h for h, _ in sampling), max(v for _, v in sampling)
+    total = 0
+    for h, v in sampling:
+        across = -(-(-(-width * h // (hmax * unit))) // h) * h
+        down = -(-(-(-height * v // (vmax * unit))) // v) * v
+        total += across * down * unit * unit * size
+    return total
 
 
 def _jpeg(data: bytes) -> ImageHeader:
-    pos = 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
+    """The frame header (SOF), and a walk over the rest of the markers up to EOI: the scans counted
+    (too many refused), and whether the first one carries every component (else libjpeg buffers the
+    whole picture, as for a progressive JPEG)."""
+    pos, markers, frame, scans, first_scan = 2, 0, None, 0, 0
+    while pos + 2 <= len(data):
+        found = _MARKER.search(data, pos)
+        if found is None:
+            break
+        if frame is None and _JUNK.search(data, pos, found.start()):
             raise BadInput("the JPEG image is corrupt (bad marker)")
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
+        marker, pos = data[found.start() + 1], found.end()
+        markers += 1
+        if markers > MAX_MARKERS:
+            raise BadInput(f"the JPEG image is corrupt (more than {MAX_MARKERS} markers)")
+        if marker == 0xD9:  # EOI: what follows (a phone's motion-photo video, say) is not decoded
+            break
+        if marker in (0xD8, 0x01):  # no length
             continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            pos += 2
-            continue
-        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
-        if marker in _SOF:
-            if pos + 9 > len(data):
+        if pos + 2 > len(data):
+            break
+        (length,) = struct.unpack(">H", data[pos:pos + 2])
+        if marker in _SOF and frame is None:
+            if pos + 7 > len(data):
                 break
-            precision = data[pos + 4]
-            height, width = struct.unpack(">HH", data[pos + 5:pos + 9])
-            components = data[pos + 9] if pos + 9 < len(data) else 3
+            precision = data[pos + 2]
+            height, width = struct.unpack(">HH", data[pos + 3:pos + 7])
+            components = data[pos + 7] if pos + 7 < len(data) else 3
             if data.rfind(b"\xff\xd9") < pos:
                 raise BadInput("the JPEG image is truncated (no end marker); send the whole file")
-            # OpenCV decodes to 8-bit BGR whatever the file holds; 12-bit JPEGs pass through 16 bits
-            return ImageHeader("jpeg", width, height, max(3, components), 2 if precision > 8 else 1)
-        pos += 2 + length
-    raise BadInput("the JPEG image is truncated (no frame header)")
+            sampling = [(max(1, min(4, b >> 4)), max(1, min(4, b & 15)))
+                        for b in data[pos + 9:pos + 8 + 3 * components:3]] or [(1, 1)]
+            frame = marker, precision, width, height, components, sampling
+        elif marker == 0xDA:
+            scans += 1
+            if scans == 1:
+                first_scan = data[pos + 2] if pos + 2 < len(data) else 0
+            if scans > MAX_SCANS:
+                raise BadInput(f"the JPEG image is made of more than {MAX_SCANS} scans, which no camera writes; "
+                               "save it again as an ordinary JPEG (or PNG) and send that")
+        pos += max(length, 2)
+    if frame is None:
+        raise BadInput("the JPEG image is truncated (no frame header)")
+    marker, precision, width, height, components, sampling = frame
+    lossless = marker in _LOSSLESS
+    whole = 0
+    if marker in _PROGRESSIVE or (scans and first_scan < components):
+        unit, size = (1, 1 if precision <= 8 else 2) if lossless else (8, 2)
+        whole = _whole_image_bytes(width, height, sampling, unit, size)
+    # OpenCV decodes to 8-bit BGR whatever the file holds; 12-bit JPEGs pass through 16 bits
+    return ImageHeader("jpeg", width, height, max(3, components), 2 if precision > 8 else 1, lossless, whole)
 
 
 def _bmp(data: bytes) -> ImageHeader:
