@@ -28,6 +28,7 @@ function ask(event, data) {
 const WORDS = {
   no_class: "🕒 Your teacher has not started the class yet. Wait a moment, then try again.",
   class_full: "🙋 The class is full. Ask your teacher for help.",
+  too_many_seats: "🙋 This tablet has joined with lots of names already. Ask your teacher for help.",
   nickname_taken: "🙂 Someone in the class has that name already. Add a letter or a number to yours.",
   removed: "👋 The teacher has taken you out of the class.",
   no_seat: "🔢 Join the class again: type the code and your name.",
