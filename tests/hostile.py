@@ -147,18 +147,25 @@ def rss(pid: int) -> int:
 STOPPED_TAKING = (websocket.WebSocketException, ConnectionError, OSError)
 
 
-def engineio_socket(port: int, address: str = "127.0.0.1", timeout_s: float = 10) -> websocket.WebSocket:
-    """A raw Engine.IO 4 WebSocket to the hub on 127.0.0.1, from `address` (a device of its own)."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout_s, source_address=(address, 0))
+def engineio_socket(port: int, address: str = "127.0.0.1", timeout_s: float = 10,
+                    receive_buffer: int = 0) -> websocket.WebSocket:
+    """A raw Engine.IO 4 WebSocket to the hub on 127.0.0.1, from `address` (a device of its own);
+    `receive_buffer`, bytes: a small window for a client that does not read."""
+    sock = socket.socket()
+    if receive_buffer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)  # before connecting
+    sock.settimeout(timeout_s)
+    sock.bind((address, 0))
+    sock.connect(("127.0.0.1", port))
     return websocket.create_connection(f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket",
                                        socket=sock, timeout=timeout_s, origin=f"http://127.0.0.1:{port}")
 
 
 def class_socket(port: int, address: str = "127.0.0.1", namespace: str = "/class",
-                 timeout_s: float = 10) -> websocket.WebSocket:
+                 timeout_s: float = 10, receive_buffer: int = 0) -> websocket.WebSocket:
     """`engineio_socket`, opened and connected to a Socket.IO namespace by hand, ready for packets
     python-socketio would refuse to send."""
-    ws = engineio_socket(port, address, timeout_s)
+    ws = engineio_socket(port, address, timeout_s, receive_buffer)
     if not ws.recv().startswith("0"):
         raise ConnectionError("no Engine.IO open packet")
     ws.send(f"40{namespace},")

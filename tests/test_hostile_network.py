@@ -15,7 +15,7 @@ import websocket
 
 from tests.conftest import wait_for
 from tests.drawing import png, render
-from tests.hostile import engineio_socket
+from tests.hostile import class_socket, engineio_socket
 
 LAPTOP = "127.0.0.9"
 
@@ -156,16 +156,7 @@ def test_a_tablet_that_never_reads_its_replies_is_dropped(guarded_hub):
     """Engine.IO kept every reply for a client that sends and never reads: the worker was killed
     in seconds. Past 256 packets waiting, the connection is dropped; the others go on."""
     hub = guarded_hub
-    raw = socket.socket()
-    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: a small window
-    raw.bind((LAPTOP, 0))
-    raw.settimeout(10)
-    raw.connect(("127.0.0.1", hub.port))
-    ws = websocket.create_connection(f"ws://127.0.0.1:{hub.port}/socket.io/?EIO=4&transport=websocket",
-                                     socket=raw, timeout=10, origin=hub.url)
-    assert ws.recv().startswith("0")
-    ws.send("40/class,")
-    assert ws.recv().startswith("40/class,")
+    ws = class_socket(hub.port, LAPTOP, receive_buffer=4096)
     sent, deadline = 0, time.monotonic() + 90
     while "messages waiting for it to read them" not in hub.log():  # each asks for a reply, none read
         assert time.monotonic() < deadline, f"not dropped after {sent} unread replies"
@@ -181,7 +172,7 @@ def test_a_tablet_that_never_reads_its_replies_is_dropped(guarded_hub):
     pupil.connect(hub.url, namespaces=["/class"], transports=["websocket"], wait_timeout=10)
     assert "join a class first" in pupil.call("next", {}, namespace="/class", timeout=10)["error"]
     pupil.disconnect()
-    raw.close()
+    ws.shutdown()  # the socket, without a close handshake the hub no longer reads
     assert "Traceback" not in hub.log()
 
 

@@ -208,7 +208,6 @@ def test_a_client_that_never_reads_its_answers_stalls_no_one(zoo_hub):
         sender.join(10)
 
 
-
 def test_a_model_on_an_accelerator_is_never_quick_and_is_once_it_falls_back(models_dir):
     """An accelerator can hang, and the main thread must never wait on one: the (simulated) Edge
     TPU's model is left to threads; back on the CPU after a fault, it is quick again."""
