@@ -88,7 +88,7 @@ def _whole_image_bytes(width: int, height: int, sampling: list[tuple[int, int]],
 def _jpeg(data: bytes) -> ImageHeader:
     """The frame header (SOF), and a walk over the rest of the markers up to EOI: the scans counted
     (too many refused), and whether the first one carries every component (else libjpeg buffers the
-    whole picture, as for a progressive JPEG)."""
+    whole picture, as for a progressive JPEG). An ordinary photo's walk ends at its one scan."""
     pos, markers, frame, scans, first_scan = 2, 0, None, 0, 0
     while pos + 2 <= len(data):
         found = _MARKER.search(data, pos)
@@ -122,6 +122,9 @@ def _jpeg(data: bytes) -> ImageHeader:
             scans += 1
             if scans == 1:
                 first_scan = data[pos + 2] if pos + 2 < len(data) else 0
+                if frame is not None and frame[0] not in _PROGRESSIVE and first_scan >= frame[4]:
+                    break  # sequential, every component in one scan: libjpeg decodes it in one pass and
+                    # refuses a scan after it, so the walk (0.4 ms of an 875 KB photo) stops here
             if scans > MAX_SCANS:
                 raise BadInput(f"the JPEG image is made of more than {MAX_SCANS} scans, which no camera writes; "
                                "save it again as an ordinary JPEG (or PNG) and send that")
